@@ -1,0 +1,141 @@
+// Package wire reads SMTP replies and writes SMTP commands on one connection.
+//
+// It knows the grammar and the limits of the protocol, nothing of sessions:
+// deadlines, TLS upgrades and policy belong to the caller.
+package wire
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+)
+
+// ErrInvalidArgument marks a command argument that holds CR, LF or NUL.
+var ErrInvalidArgument = errors.New("invalid argument")
+
+// Conn is a connection that speaks SMTP lines.
+type Conn struct {
+	nc      net.Conn
+	r       *bufio.Reader
+	w       *bufio.Writer
+	maxLn   int
+	maxLns  int
+	traceFn func(sent bool, line string)
+}
+
+// Config sets the limits and the transcript hook of a Conn; zero values pick the defaults.
+type Config struct {
+	MaxLineLength int                          // longest reply line accepted, CRLF included
+	MaxLines      int                          // most lines accepted in one reply
+	Trace         func(sent bool, line string) // called with every line sent and received
+}
+
+// NewConn wraps nc.
+func NewConn(nc net.Conn, cfg Config) *Conn {
+	if cfg.MaxLineLength <= 0 {
+		cfg.MaxLineLength = DefaultMaxLineLength
+	}
+	if cfg.MaxLines <= 0 {
+		cfg.MaxLines = DefaultMaxLines
+	}
+	return &Conn{
+		nc:      nc,
+		r:       bufio.NewReaderSize(nc, cfg.MaxLineLength),
+		w:       bufio.NewWriter(nc),
+		maxLn:   cfg.MaxLineLength,
+		maxLns:  cfg.MaxLines,
+		traceFn: cfg.Trace,
+	}
+}
+
+// NetConn returns the connection the Conn reads and writes.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// Reset makes the Conn read and write nc from now on, dropping anything
+// buffered from the old connection; it is used after a TLS upgrade.
+func (c *Conn) Reset(nc net.Conn) {
+	c.nc = nc
+	c.r = bufio.NewReaderSize(nc, c.maxLn)
+	c.w = bufio.NewWriter(nc)
+}
+
+// Buffered reports how many bytes have been received but not yet read.
+func (c *Conn) Buffered() int { return c.r.Buffered() }
+
+// Peek waits until at least one byte has arrived, without consuming it.
+func (c *Conn) Peek() error {
+	_, err := c.r.Peek(1)
+	return err
+}
+
+func (c *Conn) maxLines() int { return c.maxLns }
+
+func (c *Conn) trace(sent bool, line string) {
+	if c.traceFn != nil {
+		c.traceFn(sent, line)
+	}
+}
+
+// CheckArg returns an error when s holds CR, LF or NUL, which would let it end
+// a command early or smuggle another one in.
+func CheckArg(s string) error {
+	if i := strings.IndexAny(s, "\r\n\x00"); i >= 0 {
+		return fmt.Errorf("%w: %q holds %q at byte %d; CR, LF and NUL are not allowed in SMTP commands", ErrInvalidArgument, s, s[i], i)
+	}
+	return nil
+}
+
+// WriteCommand buffers verb and its arguments as one command line; nothing is
+// buffered when any of them holds CR, LF or NUL. Call Flush to send.
+func (c *Conn) WriteCommand(verb string, args ...string) error {
+	line, err := commandLine(verb, args)
+	if err != nil {
+		return err
+	}
+	return c.writeLine(line, line)
+}
+
+// WriteSecret buffers a command line that carries a secret; the transcript
+// shows shown in its place.
+func (c *Conn) WriteSecret(line, shown string) error {
+	if err := CheckArg(line); err != nil {
+		// The error would print the secret: name only the offending byte.
+		return fmt.Errorf("%w: a secret holds CR, LF or NUL", ErrInvalidArgument)
+	}
+	return c.writeLine(line, shown)
+}
+
+func (c *Conn) writeLine(line, shown string) error {
+	c.trace(true, shown)
+	if _, err := c.w.WriteString(line); err != nil {
+		return err
+	}
+	_, err := c.w.WriteString("\r\n")
+	return err
+}
+
+// Flush sends every buffered command.
+func (c *Conn) Flush() error { return c.w.Flush() }
+
+func commandLine(verb string, args []string) (string, error) {
+	if err := CheckArg(verb); err != nil {
+		return "", err
+	}
+	n := len(verb)
+	for _, a := range args {
+		if err := CheckArg(a); err != nil {
+			return "", err
+		}
+		n += 1 + len(a)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(verb)
+	for _, a := range args {
+		b.WriteByte(' ')
+		b.WriteString(a)
+	}
+	return b.String(), nil
+}
