@@ -1,0 +1,97 @@
+package smtptest
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// session is the default in-memory go-smtp session of a Server: it accepts
+// any sender and recipient and records each delivered message.
+type session struct {
+	server *Server
+	conn   *smtp.Conn
+	user   string // who authenticated, "" if nobody did
+	msg    *Message
+}
+
+// newSession is the default go-smtp backend of a Server.
+func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{server: s, conn: c}, nil
+}
+
+// AuthMechanisms lists PLAIN if the server has users, nothing otherwise.
+func (s *session) AuthMechanisms() []string {
+	if len(s.server.users) == 0 {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+// Auth checks the user name and password against the server's Users.
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	if len(s.server.users) == 0 || mech != sasl.Plain {
+		return nil, smtp.ErrAuthUnknownMechanism
+	}
+	return sasl.NewPlainServer(func(identity, username, password string) error {
+		if identity != "" && identity != username {
+			return smtp.ErrAuthFailed
+		}
+		want, ok := s.server.users[username]
+		if !ok || password != want {
+			return smtp.ErrAuthFailed
+		}
+		s.user = username
+		return nil
+	}), nil
+}
+
+// Mail starts a new message; it requires authentication if the server has
+// users.
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	if len(s.server.users) > 0 && s.user == "" {
+		return smtp.ErrAuthRequired
+	}
+	s.msg = &Message{From: from, User: s.user}
+	if opts != nil {
+		s.msg.Options = *opts
+	}
+	return nil
+}
+
+// Rcpt adds a recipient to the current message.
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if s.msg == nil {
+		return fmt.Errorf("smtptest: RCPT TO before MAIL FROM")
+	}
+	s.msg.To = append(s.msg.To, to)
+	return nil
+}
+
+// Data reads the message content and records the message.
+func (s *session) Data(r io.Reader) error {
+	if s.msg == nil {
+		return fmt.Errorf("smtptest: DATA before MAIL FROM")
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.msg.Data = data
+	_, s.msg.TLS = s.conn.TLSConnectionState()
+	s.server.record(*s.msg)
+	s.msg = nil
+	return nil
+}
+
+// Reset forgets the message in progress.
+func (s *session) Reset() {
+	s.msg = nil
+}
+
+// Logout does nothing: the session holds no resources.
+func (s *session) Logout() error {
+	return nil
+}

@@ -1,0 +1,179 @@
+package smtptest
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log"
+	"maps"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Server is a well-behaved SMTP server on a random port of 127.0.0.1, backed
+// by github.com/emersion/go-smtp.
+//
+// By default it accepts any sender and recipient and records every message
+// delivered to it; see Messages.
+type Server struct {
+	// Addr is the "127.0.0.1:port" address the server listens on, set by
+	// Start.
+	Addr string
+
+	// Security says whether and how the server uses TLS.
+	Security Security
+
+	// Config is the go-smtp server. It may be adjusted between
+	// NewUnstartedServer and Start. Replacing Config.Backend replaces the
+	// default in-memory backend; Messages and Users then no longer apply.
+	// Config.ErrorLog discards everything unless replaced.
+	Config *smtp.Server
+
+	// Users maps user names to passwords. If it is not empty when Start is
+	// called, the server offers AUTH PLAIN, rejects wrong credentials with
+	// 535, and refuses MAIL FROM from clients that have not authenticated.
+	// go-smtp allows AUTH only over TLS unless Config.AllowInsecureAuth is
+	// set, so a Plain server with Users also needs that.
+	Users map[string]string
+
+	users     map[string]string // copy of Users made by Start
+	listener  *trackingListener
+	serveDone chan struct{} // closed when Config.Serve has returned
+
+	mu       sync.Mutex
+	started  bool
+	closed   bool
+	messages []Message
+}
+
+// NewServer starts and returns a new Server using the given security.
+// The caller must call Close when finished.
+func NewServer(sec Security) *Server {
+	s := NewUnstartedServer(sec)
+	s.Start()
+	return s
+}
+
+// NewUnstartedServer returns a new Server that is not yet listening, so its
+// Config and Users can be changed before calling Start.
+func NewUnstartedServer(sec Security) *Server {
+	s := &Server{Security: sec}
+
+	cfg := smtp.NewServer(smtp.BackendFunc(s.newSession))
+	cfg.Domain = "localhost"
+	cfg.AllowInsecureAuth = false
+	cfg.MaxMessageBytes = 10 << 20
+	cfg.MaxRecipients = 100
+	cfg.EnableSMTPUTF8 = true
+	cfg.EnableBINARYMIME = true
+	cfg.EnableDSN = true
+	cfg.ReadTimeout = 30 * time.Second
+	cfg.WriteTimeout = 30 * time.Second
+	cfg.ErrorLog = log.New(io.Discard, "", 0)
+	if sec == StartTLS || sec == ImplicitTLS {
+		cfg.TLSConfig = ServerTLSConfig()
+	}
+	s.Config = cfg
+	return s
+}
+
+// Start starts the server; it panics if the server was already started or
+// if it cannot listen.
+func (s *Server) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		panic("smtptest: Server.Start called twice")
+	}
+	if s.closed {
+		panic("smtptest: Server.Start called after Close")
+	}
+	if s.Security == ImplicitTLS && s.Config.TLSConfig == nil {
+		panic("smtptest: ImplicitTLS server has no Config.TLSConfig")
+	}
+
+	tl, err := listenLoopback()
+	if err != nil {
+		panic(fmt.Sprintf("smtptest: failed to listen on 127.0.0.1: %v", err))
+	}
+	s.started = true
+	s.listener = tl
+	s.Addr = tl.Addr().String()
+	s.users = maps.Clone(s.Users)
+
+	// The TLS listener wraps the tracking listener, so that go-smtp sees a
+	// *tls.Conn while the tracking listener can still close the TCP
+	// connection underneath.
+	var l net.Listener = tl
+	if s.Security == ImplicitTLS {
+		l = tls.NewListener(tl, s.Config.TLSConfig)
+	}
+
+	s.serveDone = make(chan struct{})
+	go func() {
+		defer close(s.serveDone)
+		// Serve returns an error once Close closes the listener; there is
+		// nobody to report it to, and it is expected.
+		_ = s.Config.Serve(l)
+	}()
+}
+
+// Close stops the server, closes all its connections and waits until every
+// goroutine it started has returned. It is safe to call more than once, and
+// on a server that was never started.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	started := s.started
+	s.mu.Unlock()
+	if !started {
+		return
+	}
+
+	// Stop accepting first, and wait for the accept loop to end, so no new
+	// connection can appear while the open ones are being closed.
+	s.listener.Close()
+	<-s.serveDone
+	s.listener.closeConns()
+	// Shutdown waits for go-smtp's connection goroutines, which end now that
+	// their connections are closed. Its error only repeats that the listener
+	// was already closed.
+	_ = s.Config.Shutdown(context.Background())
+}
+
+// Messages returns a copy of the messages delivered so far, oldest first.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Message, len(s.messages))
+	for i, m := range s.messages {
+		out[i] = m.clone()
+	}
+	return out
+}
+
+// Connections returns the number of TCP connections accepted so far.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	l := s.listener
+	s.mu.Unlock()
+	if l == nil {
+		return 0
+	}
+	return l.count()
+}
+
+// record stores a delivered message.
+func (s *Server) record(m Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.messages = append(s.messages, m.clone())
+}
