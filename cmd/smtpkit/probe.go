@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/smtpkit/smtpkit"
+	"github.com/smtpkit/smtpkit/smtptest"
+)
+
+// probeFlags are the connection settings of the probe command.
+type probeFlags struct {
+	security        string
+	connectTimeout  time.Duration
+	greetingTimeout time.Duration
+	commandTimeout  time.Duration
+	timeout         time.Duration
+	localName       string
+	caFile          string
+	serverName      string
+	verbose         bool
+	demo            bool
+}
+
+func newProbeCommand() *cobra.Command {
+	var f probeFlags
+	cmd := &cobra.Command{
+		Use:   "probe [flags] HOST[:PORT]",
+		Short: "Connect to a server and report its greeting, security mode, TLS and capabilities",
+		Long: `Connect to an SMTP server, set up the session in the chosen security mode,
+and report the greeting, the security mode in use, the TLS version, cipher and
+certificate, the capabilities announced after TLS, and how long each phase took.
+Nothing is sent beyond EHLO, STARTTLS and QUIT.`,
+		Example: `  smtpkit probe mail.example.com:587
+  smtpkit probe --security implicit-tls smtp.example.com:465
+  smtpkit probe --security starttls --greeting-timeout 5s -v mx.example.com:25
+  smtpkit probe --demo        # probe an embedded local server: no network needed`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if f.demo && len(args) == 0 || !f.demo && len(args) == 1 {
+				return nil
+			}
+			return usageError{errors.New("probe takes one address (HOST[:PORT]), or --demo and none")}
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runProbe(cmd.Context(), cmd.OutOrStdout(), f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.security, "security", "s", "auto",
+		"tls-auto, auto, implicit-tls, starttls, starttls-if-offered or none")
+	fl.DurationVar(&f.connectTimeout, "connect-timeout", smtpkit.DefaultConnectTimeout, "limit for the TCP connection")
+	fl.DurationVar(&f.greetingTimeout, "greeting-timeout", smtpkit.DefaultGreetingTimeout, "limit for the 220 greeting")
+	fl.DurationVar(&f.commandTimeout, "command-timeout", 30*time.Second, "limit for each reply")
+	fl.DurationVar(&f.timeout, "timeout", 0, "limit for the whole probe (0: none beyond the others)")
+	fl.StringVar(&f.localName, "ehlo", "", "name to send with EHLO (default: the local address literal)")
+	fl.StringVar(&f.caFile, "ca-file", "", "PEM file of CA certificates to trust instead of the system roots")
+	fl.StringVar(&f.serverName, "tls-server-name", "", "name to verify the certificate against (default: the host)")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print the protocol transcript")
+	fl.BoolVar(&f.demo, "demo", false, "start an embedded local STARTTLS server and probe it")
+	return cmd
+}
+
+func runProbe(ctx context.Context, out io.Writer, f probeFlags, args []string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	security, err := smtpkit.ParseSecurity(f.security)
+	if err != nil {
+		return usageError{err}
+	}
+	opts := &smtpkit.Options{
+		Security:        security,
+		LocalName:       f.localName,
+		ConnectTimeout:  f.connectTimeout,
+		GreetingTimeout: f.greetingTimeout,
+		CommandTimeout:  f.commandTimeout,
+		Timeout:         f.timeout,
+		TLSConfig:       &tls.Config{ServerName: f.serverName},
+	}
+	if f.caFile != "" {
+		pem, err := os.ReadFile(f.caFile)
+		if err != nil {
+			return usageError{err}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return usageError{fmt.Errorf("%s holds no PEM certificate", f.caFile)}
+		}
+		opts.TLSConfig.RootCAs = pool
+	}
+	var addr string
+	if f.demo {
+		srv := smtptest.NewServer(smtptest.StartTLS)
+		defer srv.Close()
+		addr = srv.Addr
+		opts.TLSConfig = smtptest.ClientTLSConfig()
+		fmt.Fprintf(out, "Demo: an embedded STARTTLS server listens on %s\n\n", addr)
+	} else {
+		addr = args[0]
+	}
+	if f.verbose {
+		opts.Transcript = out
+	}
+	var timings []phaseTiming
+	opts.Trace = &smtpkit.Trace{PhaseDone: func(p smtpkit.Phase, d time.Duration, err error) {
+		timings = append(timings, phaseTiming{p, d, err})
+	}}
+
+	start := time.Now()
+	c, err := smtpkit.Dial(ctx, addr, opts)
+	if err != nil {
+		return err
+	}
+	total := time.Since(start)
+	report(out, c, security, timings, total)
+	return c.Quit(ctx)
+}
+
+type phaseTiming struct {
+	phase smtpkit.Phase
+	took  time.Duration
+	err   error
+}
+
+func report(out io.Writer, c *smtpkit.Client, asked smtpkit.Security, timings []phaseTiming, total time.Duration) {
+	fmt.Fprintf(out, "Server:       %s\n", c.Addr())
+	fmt.Fprintf(out, "Greeting:     %s\n", c.Greeting())
+	fmt.Fprintf(out, "Security:     %s (asked for %s)\n", c.Security(), asked)
+	if st, ok := c.TLSConnectionState(); ok {
+		fmt.Fprintf(out, "TLS:          %s, %s\n", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
+		if len(st.PeerCertificates) > 0 {
+			cert := st.PeerCertificates[0]
+			sum := sha256.Sum256(cert.Raw)
+			fmt.Fprintf(out, "Certificate:  %s\n", cert.Subject)
+			fmt.Fprintf(out, "  issuer:     %s\n", cert.Issuer)
+			fmt.Fprintf(out, "  valid:      %s to %s\n", cert.NotBefore.UTC().Format(time.DateOnly), cert.NotAfter.UTC().Format(time.DateOnly))
+			if len(cert.DNSNames) > 0 {
+				fmt.Fprintf(out, "  names:      %s\n", strings.Join(cert.DNSNames, ", "))
+			}
+			fmt.Fprintf(out, "  SHA-256:    %s\n", fingerprint(sum[:]))
+		}
+	}
+	caps := c.Capabilities()
+	if !caps.ESMTP() {
+		fmt.Fprintln(out, "Capabilities: none (the server accepted only HELO)")
+	} else {
+		fmt.Fprintln(out, "Capabilities:")
+		for _, l := range caps.Lines() {
+			fmt.Fprintf(out, "  %s\n", l)
+		}
+	}
+	fmt.Fprintln(out, "Timings:")
+	for _, t := range timings {
+		status := ""
+		if t.err != nil {
+			status = "  (failed: part of the mode detection)"
+		}
+		fmt.Fprintf(out, "  %-9s %8.2f ms%s\n", t.phase, float64(t.took)/float64(time.Millisecond), status)
+	}
+	fmt.Fprintf(out, "  %-9s %8.2f ms\n", "total", float64(total)/float64(time.Millisecond))
+}
+
+func fingerprint(sum []byte) string {
+	var b strings.Builder
+	for i, x := range sum {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, "%02X", x)
+	}
+	return b.String()
+}

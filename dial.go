@@ -1,0 +1,111 @@
+package smtpkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+)
+
+// target is the server a Dial reaches and the options it reaches it with.
+type target struct {
+	addr string // host:port
+	host string
+	port string
+	opts Options
+
+	transcript *transcript
+}
+
+// Dial connects to the SMTP server at addr ("host:port") and sets up the
+// session: TLS as opts.Security asks, the greeting, EHLO (or HELO) and the
+// capabilities. A nil opts means the zero Options. When addr has no port,
+// 465 is used for SecurityImplicitTLS and 587 (submission) otherwise.
+//
+// The context bounds the whole call; cancelling it interrupts any step at once.
+func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	t, err := newTarget(addr, o)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := t.operation(ctx)
+	defer cancel()
+	switch o.Security {
+	case SecurityImplicitTLS:
+		return t.dialImplicitTLS(ctx)
+	case SecurityAuto, SecurityTLSAuto:
+		return t.dialAuto(ctx)
+	default:
+		return t.dialPlainFirst(ctx, o.Security)
+	}
+}
+
+func newTarget(addr string, o Options) (*target, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		// No port: pick the one the mode is normally served on.
+		host, port = addr, "587"
+		if o.Security == SecurityImplicitTLS {
+			port = "465"
+		}
+		if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
+			host = host[1 : len(host)-1]
+		}
+	}
+	if host == "" {
+		return nil, fmt.Errorf("smtpkit: address %q has no host; want host:port, such as mail.example.com:587", addr)
+	}
+	if err := checkArg("address", addr); err != nil {
+		return nil, err
+	}
+	return &target{
+		addr:       net.JoinHostPort(host, port),
+		host:       host,
+		port:       port,
+		opts:       o,
+		transcript: &transcript{w: o.Transcript},
+	}, nil
+}
+
+// operation bounds one whole operation by Options.Timeout.
+func (t *target) operation(ctx context.Context) (context.Context, context.CancelFunc) {
+	return operation(ctx, t.opts.Timeout)
+}
+
+func operation(ctx context.Context, limit time.Duration) (context.Context, context.CancelFunc) {
+	if limit <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeoutCause(ctx, limit, ErrOperationTimeout)
+}
+
+// connect opens the TCP connection within the connect timeout.
+func (t *target) connect(ctx context.Context) (net.Conn, error) {
+	start := time.Now()
+	dctx, cancel := context.WithTimeoutCause(ctx, t.opts.ConnectTimeout, ErrConnectTimeout)
+	nc, err := t.opts.Dialer.DialContext(dctx, "tcp", t.addr)
+	cancel()
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			err = context.Cause(ctx)
+		case errors.Is(context.Cause(dctx), ErrConnectTimeout), errors.Is(err, os.ErrDeadlineExceeded):
+			err = fmt.Errorf("%w (%v)", ErrConnectTimeout, t.opts.ConnectTimeout)
+		}
+		err = &Error{Phase: PhaseConnect, Addr: t.addr, Err: err}
+	}
+	t.traceDone(PhaseConnect, start, err)
+	return nc, err
+}
+
+func (t *target) traceDone(p Phase, start time.Time, err error) {
+	if tr := t.opts.Trace; tr != nil && tr.PhaseDone != nil {
+		tr.PhaseDone(p, time.Since(start), err)
+	}
+}

@@ -1,0 +1,97 @@
+package smtpkit
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/smtpkit/smtpkit/internal/wire"
+)
+
+// Phase names the step of a session in which an error happened.
+type Phase string
+
+// The phases of a session, in the order they happen.
+const (
+	PhaseConnect  Phase = "connect"  // TCP connection (or proxy) to the server
+	PhaseTLS      Phase = "tls"      // TLS handshake, implicit or after STARTTLS
+	PhaseGreeting Phase = "greeting" // the server's 220 greeting
+	PhaseEHLO     Phase = "ehlo"     // EHLO, or HELO when EHLO is refused
+	PhaseSTARTTLS Phase = "starttls" // the STARTTLS command
+	PhaseAuth     Phase = "auth"     // authentication
+	PhaseMail     Phase = "mail"     // MAIL FROM
+	PhaseRcpt     Phase = "rcpt"     // RCPT TO
+	PhaseData     Phase = "data"     // DATA or BDAT and the message
+	PhaseNoop     Phase = "noop"     // NOOP
+	PhaseReset    Phase = "rset"     // RSET
+	PhaseQuit     Phase = "quit"     // QUIT
+)
+
+// Sentinel errors, matched with errors.Is against any error smtpkit returns.
+var (
+	// ErrTLSNotOffered means TLS was required but the server offers neither STARTTLS nor implicit TLS.
+	ErrTLSNotOffered = errors.New("the server does not offer STARTTLS, and TLS is required: nothing was sent in plaintext " +
+		"(if the server expects TLS from the first byte use SecurityImplicitTLS; to accept plaintext use SecurityStartTLSIfOffered)")
+	// ErrTLSRefused means the server answered STARTTLS with something other than 220.
+	ErrTLSRefused = errors.New("the server refused STARTTLS, and TLS is required: nothing was sent in plaintext")
+	// ErrConnectTimeout means the TCP connection was not established within ConnectTimeout.
+	ErrConnectTimeout = errors.New("connection not established within the connect timeout " +
+		"(check the host and port, and whether a firewall drops the packets)")
+	// ErrGreetingTimeout means no greeting arrived within GreetingTimeout.
+	ErrGreetingTimeout = errors.New("no greeting within the greeting timeout " +
+		"(the server may expect TLS from the first byte: try SecurityImplicitTLS or SecurityAuto; or it is overloaded)")
+	// ErrCommandTimeout means a reply did not arrive within CommandTimeout or DataTimeout.
+	ErrCommandTimeout = errors.New("no reply within the command timeout")
+	// ErrOperationTimeout means a whole operation ran past Options.Timeout.
+	ErrOperationTimeout = errors.New("the operation did not finish within Options.Timeout")
+	// ErrProtocol means the server broke the SMTP grammar (malformed, oversized or unexpected data).
+	ErrProtocol = wire.ErrProtocol
+	// ErrInvalidArgument means a command argument held CR, LF or NUL; nothing was sent.
+	ErrInvalidArgument = wire.ErrInvalidArgument
+	// ErrClosed means the Client was closed, or broken by an earlier error, and can send nothing more.
+	ErrClosed = errors.New("the connection is closed; dial again")
+)
+
+// Error is what smtpkit returns when a step of a session fails: the phase,
+// the server's reply when there was one, and the cause.
+type Error struct {
+	Phase    Phase  // the step that failed
+	Addr     string // the server's address
+	Code     int    // the server's reply code, 0 when the server did not reply
+	Enhanced [3]int // the RFC 3463 enhanced status code, zero when absent
+	Message  string // the server's reply text, lines joined by "\n"
+	Err      error  // the cause, often one of the sentinel errors
+}
+
+// Error says in one line what failed and, through the cause, what to do.
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "smtp %s", e.Phase)
+	if e.Addr != "" {
+		fmt.Fprintf(&b, " %s", e.Addr)
+	}
+	if e.Code != 0 {
+		fmt.Fprintf(&b, ": server replied %d", e.Code)
+		if e.Enhanced != [3]int{} {
+			fmt.Fprintf(&b, " %d.%d.%d", e.Enhanced[0], e.Enhanced[1], e.Enhanced[2])
+		}
+		if e.Message != "" {
+			fmt.Fprintf(&b, " %q", e.Message)
+		}
+	}
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Temporary reports whether the server's reply was a 4xx: trying again later may succeed.
+func (e *Error) Temporary() bool { return e.Code >= 400 && e.Code < 500 }
+
+// replyError makes an Error from an unexpected reply.
+func replyError(phase Phase, addr string, r *Reply, cause error) *Error {
+	return &Error{Phase: phase, Addr: addr, Code: r.Code, Enhanced: r.Enhanced, Message: r.Text(), Err: cause}
+}

@@ -1,0 +1,177 @@
+package smtpkit
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+)
+
+// Security says how a connection is protected by TLS.
+//
+// The zero value, SecurityTLSAuto, never sends anything in plaintext after the
+// greeting: it finds out whether the server speaks implicit TLS or STARTTLS.
+type Security int
+
+const (
+	// SecurityTLSAuto uses implicit TLS or STARTTLS, whichever the server speaks, and never plaintext.
+	SecurityTLSAuto Security = iota
+	// SecurityAuto uses implicit TLS or STARTTLS, whichever the server speaks, and plaintext only when it offers neither.
+	SecurityAuto
+	// SecurityImplicitTLS speaks TLS from the first byte ("SMTPS", port 465).
+	SecurityImplicitTLS
+	// SecurityStartTLS upgrades with STARTTLS and fails when the server does not offer it or refuses it.
+	SecurityStartTLS
+	// SecurityStartTLSIfOffered upgrades with STARTTLS when offered and goes on in plaintext otherwise.
+	SecurityStartTLSIfOffered
+	// SecurityNone never uses TLS.
+	SecurityNone
+)
+
+var securityNames = [...]string{
+	SecurityTLSAuto:           "tls-auto",
+	SecurityAuto:              "auto",
+	SecurityImplicitTLS:       "implicit-tls",
+	SecurityStartTLS:          "starttls",
+	SecurityStartTLSIfOffered: "starttls-if-offered",
+	SecurityNone:              "none",
+}
+
+// String returns the mode's name as ParseSecurity accepts it.
+func (s Security) String() string {
+	if s >= 0 && int(s) < len(securityNames) {
+		return securityNames[s]
+	}
+	return fmt.Sprintf("Security(%d)", int(s))
+}
+
+// ParseSecurity turns a name such as "starttls" or "implicit-tls" into a Security.
+func ParseSecurity(name string) (Security, error) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	for s, v := range securityNames {
+		if n == v {
+			return Security(s), nil
+		}
+	}
+	switch n { // the names other tools use
+	case "tls", "ssl", "smtps", "implicit":
+		return SecurityImplicitTLS, nil
+	case "plain", "plaintext", "off":
+		return SecurityNone, nil
+	case "opportunistic", "may":
+		return SecurityStartTLSIfOffered, nil
+	}
+	return 0, fmt.Errorf("smtpkit: unknown security mode %q (want one of %s)", name, strings.Join(securityNames[:], ", "))
+}
+
+// Default time limits. RFC 5321 section 4.5.3.2 gives the command and data ones.
+const (
+	DefaultConnectTimeout  = 30 * time.Second
+	DefaultGreetingTimeout = 10 * time.Second // RFC 5321 allows 5 minutes; short, so a mode mismatch fails fast
+	DefaultCommandTimeout  = 5 * time.Minute  // RFC 5321: MAIL and RCPT
+	DefaultDataTimeout     = 10 * time.Minute // RFC 5321: the reply after the end of the data
+)
+
+// ContextDialer opens network connections; net.Dialer and the dialers of
+// golang.org/x/net/proxy satisfy it.
+type ContextDialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// Options configures a Client. The zero value is safe: TLS is required
+// (implicit or STARTTLS, detected), certificates are verified against the
+// system roots, and every time limit has its default.
+type Options struct {
+	// Security selects how the connection is protected; see Security.
+	Security Security
+
+	// TLSConfig is used for implicit TLS and STARTTLS; nil means verify with
+	// the system roots. ServerName defaults to the host of the address. It is
+	// cloned, never modified.
+	TLSConfig *tls.Config
+
+	// LocalName is the name sent with EHLO/HELO; empty means the address
+	// literal of the local end of the connection, such as "[192.0.2.1]".
+	LocalName string
+
+	// ConnectTimeout limits establishing the TCP connection.
+	ConnectTimeout time.Duration
+	// GreetingTimeout limits the wait for the 220 greeting, the implicit TLS
+	// handshake included.
+	GreetingTimeout time.Duration
+	// CommandTimeout limits the wait for the reply to each command.
+	CommandTimeout time.Duration
+	// DataTimeout limits the wait for the reply after the message data.
+	DataTimeout time.Duration
+	// Timeout limits each whole operation (Dial, a send, Quit); zero means no
+	// limit beyond the per-step ones. A context deadline wins over every limit.
+	Timeout time.Duration
+
+	// Dialer opens the TCP connection; nil means a net.Dialer.
+	Dialer ContextDialer
+
+	// Transcript, when set, receives the protocol dialogue as "C: " and "S: "
+	// lines, with "* " lines for events such as the TLS handshake.
+	Transcript io.Writer
+	// Logger, when set, receives events worth a warning, such as Auto settling on plaintext.
+	Logger *slog.Logger
+	// Trace, when set, is told when each phase ends and how long it took.
+	Trace *Trace
+}
+
+// Trace receives timing events from a session; any field may be nil.
+type Trace struct {
+	// PhaseDone is called when a phase ends, with its duration and its error.
+	PhaseDone func(phase Phase, elapsed time.Duration, err error)
+}
+
+// withDefaults returns a copy of o with zero limits replaced by defaults.
+func (o *Options) withDefaults() (Options, error) {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.Security < SecurityTLSAuto || c.Security > SecurityNone {
+		return c, fmt.Errorf("smtpkit: invalid Options.Security %d", int(c.Security))
+	}
+	limits := []struct {
+		d   *time.Duration
+		def time.Duration
+		n   string
+	}{
+		{&c.ConnectTimeout, DefaultConnectTimeout, "ConnectTimeout"},
+		{&c.GreetingTimeout, DefaultGreetingTimeout, "GreetingTimeout"},
+		{&c.CommandTimeout, DefaultCommandTimeout, "CommandTimeout"},
+		{&c.DataTimeout, DefaultDataTimeout, "DataTimeout"},
+		{&c.Timeout, 0, "Timeout"},
+	}
+	for _, l := range limits {
+		if *l.d < 0 {
+			return c, fmt.Errorf("smtpkit: Options.%s is negative (%v); use zero for the default", l.n, *l.d)
+		}
+		if *l.d == 0 {
+			*l.d = l.def
+		}
+	}
+	if err := checkArg("Options.LocalName", c.LocalName); err != nil {
+		return c, err
+	}
+	if c.Dialer == nil {
+		c.Dialer = &net.Dialer{}
+	}
+	return c, nil
+}
+
+func checkArg(what, s string) error {
+	if strings.ContainsAny(s, "\r\n\x00 ") {
+		return fmt.Errorf("smtpkit: %s %q holds a space, CR, LF or NUL: %w", what, s, ErrInvalidArgument)
+	}
+	return nil
+}
+
+var errNoPort = errors.New("missing port")
