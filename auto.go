@@ -165,27 +165,26 @@ func (t *target) autoTLSFirst(ctx context.Context) (*Client, error) {
 // when the server stays silent.
 func (t *target) autoGreetingFirst(ctx context.Context) (*Client, error) {
 	start := time.Now()
-	nc, err := t.connect(ctx)
+	c, err := t.open(ctx)
 	if err != nil {
 		return nil, err
 	}
 	connected := time.Now()
 	window := max(autoWindowRoundTrips*connected.Sub(start), autoWindowMin)
 	window = min(window, t.opts.GreetingTimeout)
-	c := t.newClient(nc)
-	err = bounded(ctx, nc, window, c.wire.Peek)
+	err = bounded(ctx, c.nc, window, c.wire.Peek)
 	switch {
 	case err == nil: // the server spoke first: plaintext SMTP
 		return t.finishPlain(ctx, c, connected)
 	case ctx.Err() != nil:
-		nc.Close()
+		c.nc.Close()
 		return nil, &Error{Phase: PhaseGreeting, Addr: t.addr, Err: context.Cause(ctx)}
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		t.transcript.event("auto: no greeting within %v; trying implicit TLS on a second connection", window)
 		return t.race(ctx, c, connected)
 	default:
 		// Closed without a word: not a plaintext SMTP server that wants us.
-		nc.Close()
+		c.nc.Close()
 		t.transcript.event("auto: the server closed the connection without a greeting; trying implicit TLS")
 		c2, tlsErr := t.dialImplicitTLS(ctx)
 		if tlsErr != nil {
@@ -233,12 +232,12 @@ func (t *target) race(ctx context.Context, plain *Client, connected time.Time) (
 	go func() {
 		c, connected := plain, connected
 		if c == nil {
-			nc, err := t.connect(rctx)
-			if err != nil {
+			var err error
+			if c, err = t.open(rctx); err != nil {
 				results <- result{err: err}
 				return
 			}
-			c, connected = t.newClient(nc), time.Now()
+			connected = time.Now()
 		}
 		err := c.readGreeting(rctx, connected, t.opts.GreetingTimeout-time.Since(connected))
 		results <- result{c: c, err: err}

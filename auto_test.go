@@ -173,11 +173,11 @@ func TestTracePhases(t *testing.T) {
 	_, err := smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{
 		Security:  smtpkit.SecurityStartTLS,
 		TLSConfig: smtptest.ClientTLSConfig(),
-		Trace: &smtpkit.Trace{PhaseDone: func(p smtpkit.Phase, d time.Duration, err error) {
-			if err != nil || d <= 0 {
-				t.Errorf("phase %s: %v, %v", p, d, err)
+		Trace: &smtpkit.Trace{PhaseDone: func(e smtpkit.TraceEvent) {
+			if e.Err != nil || e.Elapsed <= 0 || e.Conn != 1 {
+				t.Errorf("phase %s: %+v", e.Phase, e)
 			}
-			phases = append(phases, string(p))
+			phases = append(phases, string(e.Phase))
 		}},
 	})
 	if err != nil {

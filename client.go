@@ -18,6 +18,7 @@ import (
 // safe for concurrent use, except Close, which may be called at any time.
 type Client struct {
 	t        *target
+	n        int // the connection's number within its Dial, for Trace
 	nc       net.Conn
 	wire     *wire.Conn
 	greeting Reply
@@ -28,8 +29,8 @@ type Client struct {
 	closed   atomic.Bool          // set by Close, which may run on another goroutine
 }
 
-func (t *target) newClient(nc net.Conn) *Client {
-	c := &Client{t: t, nc: nc, security: SecurityNone}
+func (t *target) newClient(nc net.Conn, n int) *Client {
+	c := &Client{t: t, n: n, nc: nc, security: SecurityNone}
 	c.wire = wire.NewConn(nc, wire.Config{Trace: t.transcript.wireTrace()})
 	return c
 }
@@ -162,7 +163,7 @@ func (c *Client) exchange(ctx context.Context, p Phase, start time.Time, limit t
 		err = &Error{Phase: p, Addr: c.t.addr, Err: explain(err, limit, timeoutErr)}
 		c.err = err
 	}
-	c.t.traceDone(p, start, err)
+	c.t.traceDone(p, c.n, start, err)
 	return err
 }
 

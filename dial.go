@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -17,6 +18,8 @@ type target struct {
 	opts Options
 
 	transcript *transcript
+	traceMu    sync.Mutex // serialises Trace calls from racing connections
+	conns      int        // connections opened so far, under traceMu
 }
 
 // Dial connects to the SMTP server at addr ("host:port") and sets up the
@@ -85,8 +88,12 @@ func operation(ctx context.Context, limit time.Duration) (context.Context, conte
 	return context.WithTimeoutCause(ctx, limit, ErrOperationTimeout)
 }
 
-// connect opens the TCP connection within the connect timeout.
-func (t *target) connect(ctx context.Context) (net.Conn, error) {
+// open opens a TCP connection within the connect timeout and wraps it in a Client.
+func (t *target) open(ctx context.Context) (*Client, error) {
+	t.traceMu.Lock()
+	t.conns++
+	n := t.conns
+	t.traceMu.Unlock()
 	start := time.Now()
 	dctx, cancel := context.WithTimeoutCause(ctx, t.opts.ConnectTimeout, ErrConnectTimeout)
 	nc, err := t.opts.Dialer.DialContext(dctx, "tcp", t.addr)
@@ -100,12 +107,17 @@ func (t *target) connect(ctx context.Context) (net.Conn, error) {
 		}
 		err = &Error{Phase: PhaseConnect, Addr: t.addr, Err: err}
 	}
-	t.traceDone(PhaseConnect, start, err)
-	return nc, err
+	t.traceDone(PhaseConnect, n, start, err)
+	if err != nil {
+		return nil, err
+	}
+	return t.newClient(nc, n), nil
 }
 
-func (t *target) traceDone(p Phase, start time.Time, err error) {
+func (t *target) traceDone(p Phase, conn int, start time.Time, err error) {
 	if tr := t.opts.Trace; tr != nil && tr.PhaseDone != nil {
-		tr.PhaseDone(p, time.Since(start), err)
+		t.traceMu.Lock()
+		defer t.traceMu.Unlock()
+		tr.PhaseDone(TraceEvent{Phase: p, Conn: conn, Elapsed: time.Since(start), Err: err})
 	}
 }

@@ -125,9 +125,18 @@ type Options struct {
 }
 
 // Trace receives timing events from a session; any field may be nil.
+// Its functions are never called concurrently for one Dial.
 type Trace struct {
-	// PhaseDone is called when a phase ends, with its duration and its error.
-	PhaseDone func(phase Phase, elapsed time.Duration, err error)
+	// PhaseDone is called when a phase ends.
+	PhaseDone func(TraceEvent)
+}
+
+// TraceEvent describes a phase that has ended.
+type TraceEvent struct {
+	Phase   Phase         // the phase
+	Conn    int           // the connection, counted from 1 within one Dial: Auto may open two
+	Elapsed time.Duration // how long the phase took
+	Err     error         // why it failed, or nil
 }
 
 // withDefaults returns a copy of o with zero limits replaced by defaults.

@@ -11,11 +11,10 @@ import (
 // applies mode: SecurityNone stays in plaintext, SecurityStartTLSIfOffered
 // upgrades when STARTTLS is offered, SecurityStartTLS upgrades or fails.
 func (t *target) dialPlainFirst(ctx context.Context, mode Security) (*Client, error) {
-	nc, err := t.connect(ctx)
+	c, err := t.open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c := t.newClient(nc)
 	if err := c.readGreeting(ctx, time.Now(), t.opts.GreetingTimeout); err != nil {
 		return nil, err
 	}
@@ -89,12 +88,11 @@ func (t *target) dialImplicitTLS(ctx context.Context) (*Client, error) {
 // and the greeting share the greeting timeout. handshook reports whether the
 // TLS handshake completed, which proves the server speaks TLS on that port.
 func (t *target) openImplicitTLS(ctx context.Context) (c *Client, handshook bool, err error) {
-	nc, err := t.connect(ctx)
+	c, err = t.open(ctx)
 	if err != nil {
 		return nil, false, err
 	}
 	start := time.Now()
-	c = t.newClient(nc)
 	c.security = SecurityImplicitTLS
 	if err := c.handshake(ctx, t.opts.GreetingTimeout, ErrGreetingTimeout); err != nil {
 		return nil, false, err

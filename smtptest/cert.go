@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net"
@@ -141,4 +142,9 @@ func ClientTLSConfig() *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AddCert(Certificate())
 	return &tls.Config{RootCAs: pool}
+}
+
+// CertificatePEM returns Certificate in PEM form, for clients configured from a CA file.
+func CertificatePEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: Certificate().Raw})
 }

@@ -111,9 +111,9 @@ func runProbe(ctx context.Context, out io.Writer, f probeFlags, args []string) e
 	if f.verbose {
 		opts.Transcript = out
 	}
-	var timings []phaseTiming
-	opts.Trace = &smtpkit.Trace{PhaseDone: func(p smtpkit.Phase, d time.Duration, err error) {
-		timings = append(timings, phaseTiming{p, d, err})
+	var timings []smtpkit.TraceEvent
+	opts.Trace = &smtpkit.Trace{PhaseDone: func(e smtpkit.TraceEvent) {
+		timings = append(timings, e)
 	}}
 
 	start := time.Now()
@@ -126,13 +126,7 @@ func runProbe(ctx context.Context, out io.Writer, f probeFlags, args []string) e
 	return c.Quit(ctx)
 }
 
-type phaseTiming struct {
-	phase smtpkit.Phase
-	took  time.Duration
-	err   error
-}
-
-func report(out io.Writer, c *smtpkit.Client, asked smtpkit.Security, timings []phaseTiming, total time.Duration) {
+func report(out io.Writer, c *smtpkit.Client, asked smtpkit.Security, timings []smtpkit.TraceEvent, total time.Duration) {
 	fmt.Fprintf(out, "Server:       %s\n", c.Addr())
 	fmt.Fprintf(out, "Greeting:     %s\n", c.Greeting())
 	fmt.Fprintf(out, "Security:     %s (asked for %s)\n", c.Security(), asked)
@@ -160,15 +154,22 @@ func report(out io.Writer, c *smtpkit.Client, asked smtpkit.Security, timings []
 		}
 	}
 	fmt.Fprintln(out, "Timings:")
+	session := timings[len(timings)-1].Conn // the connection that finished the session
 	for _, t := range timings {
-		status := ""
-		if t.err != nil {
-			status = "  (failed: part of the mode detection)"
+		note := ""
+		if t.Conn != session {
+			note = "  (mode detection, abandoned"
+			if t.Err != nil {
+				note += ": " + t.Err.Error()
+			}
+			note += ")"
 		}
-		fmt.Fprintf(out, "  %-9s %8.2f ms%s\n", t.phase, float64(t.took)/float64(time.Millisecond), status)
+		fmt.Fprintf(out, "  #%d %-9s %8.2f ms%s\n", t.Conn, t.Phase, ms(t.Elapsed), note)
 	}
-	fmt.Fprintf(out, "  %-9s %8.2f ms\n", "total", float64(total)/float64(time.Millisecond))
+	fmt.Fprintf(out, "     %-9s %8.2f ms\n", "total", ms(total))
 }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func fingerprint(sum []byte) string {
 	var b strings.Builder
