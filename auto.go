@@ -33,12 +33,14 @@ import (
 //     sees a ClientHello. Silence means a second connection starts a TLS
 //     handshake while the first keeps waiting for a greeting until
 //     GreetingTimeout: the first greeting wins, the other is closed.
-//  4. Any other port follows no convention, so both start at once: one
-//     connection waits for a plaintext greeting while a second sends a
-//     ClientHello. The first greeting wins and the other connection is
-//     closed. This costs one extra connection and no waiting; a plaintext
-//     server on such a port sees one ClientHello per process, since the
-//     mode found is remembered.
+//  4. Any other port follows no convention, so nothing waits: as soon as
+//     the first connection is up, it waits for a plaintext greeting while a
+//     second connection starts a TLS handshake. The first greeting wins and
+//     the other connection is closed. This costs one extra connection and
+//     one connection round trip for an implicit-TLS server. A prompt
+//     plaintext server has usually greeted before the second connection is
+//     up, and then no ClientHello is sent at all; a slower one sees one
+//     ClientHello per process, since the mode found is remembered.
 //
 // In a race, a TLS handshake that fails in a way that shows the server
 // speaks TLS (a certificate that does not verify, a TLS alert) ends the
@@ -111,8 +113,11 @@ func (t *target) dialAuto(ctx context.Context) (*Client, error) {
 	case plaintextFirstPorts[t.port]:
 		c, err = t.autoGreetingFirst(ctx)
 	default:
-		t.transcript.event("auto: no convention for port %s: waiting for a greeting and trying implicit TLS at once", t.port)
-		c, err = t.race(ctx, nil, time.Time{})
+		var plain *Client
+		if plain, err = t.open(ctx); err == nil {
+			t.transcript.event("auto: no convention for port %s: waiting for a greeting and trying implicit TLS at once", t.port)
+			c, err = t.race(ctx, plain, time.Now())
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -217,7 +222,6 @@ func (t *target) finishPlainGreeted(ctx context.Context, c *Client) (*Client, er
 
 // race waits for a plaintext greeting on plain, connected at connected,
 // while a second connection tries implicit TLS; the first greeting wins.
-// With plain nil, the plaintext connection is opened alongside the TLS one.
 func (t *target) race(ctx context.Context, plain *Client, connected time.Time) (*Client, error) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -230,17 +234,8 @@ func (t *target) race(ctx context.Context, plain *Client, connected time.Time) (
 	}
 	results := make(chan result, 2)
 	go func() {
-		c, connected := plain, connected
-		if c == nil {
-			var err error
-			if c, err = t.open(rctx); err != nil {
-				results <- result{err: err}
-				return
-			}
-			connected = time.Now()
-		}
-		err := c.readGreeting(rctx, connected, t.opts.GreetingTimeout-time.Since(connected))
-		results <- result{c: c, err: err}
+		err := plain.readGreeting(rctx, connected, t.opts.GreetingTimeout-time.Since(connected))
+		results <- result{c: plain, err: err}
 	}()
 	go func() {
 		c, handshook, err := t.openImplicitTLS(rctx)
@@ -283,7 +278,7 @@ func (t *target) race(ctx context.Context, plain *Client, connected time.Time) (
 		return nil, &Error{Phase: PhaseGreeting, Addr: t.addr, Err: context.Cause(ctx)}
 	default:
 		var e *Error
-		if errors.As(plainErr, &e) && e.Phase != PhaseConnect {
+		if errors.As(plainErr, &e) {
 			return nil, &Error{Phase: e.Phase, Addr: t.addr, Err: fmt.Errorf(
 				"%w; implicit TLS on a second connection failed too: %v", e.Err, tlsErr)}
 		}
