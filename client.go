@@ -224,7 +224,12 @@ func (c *Client) replyError(p Phase, r *Reply, cause error) *Error {
 // readGreeting reads the 220 greeting within limit; the wait began at since.
 func (c *Client) readGreeting(ctx context.Context, since time.Time, limit time.Duration) error {
 	var r *Reply
-	err := c.exchange(ctx, PhaseGreeting, since, limit, ErrGreetingTimeout, func() error {
+	timeoutErr := fmt.Errorf("%w; the server may expect TLS from the first byte "+
+		"(try SecurityImplicitTLS or SecurityAuto), or it is overloaded", ErrGreetingTimeout)
+	if c.tlsState != nil {
+		timeoutErr = fmt.Errorf("%w over TLS; the server may be overloaded", ErrGreetingTimeout)
+	}
+	err := c.exchange(ctx, PhaseGreeting, since, limit, timeoutErr, func() error {
 		var err error
 		r, err = c.readReply()
 		return err

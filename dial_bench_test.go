@@ -25,10 +25,11 @@ func BenchmarkDial(b *testing.B) {
 	}
 	for _, kind := range []smtptest.Security{smtptest.Plain, smtptest.StartTLS, smtptest.ImplicitTLS} {
 		srv := smtptest.NewServer(kind)
-		ports := []string{"real-port"}
-		if kind == smtptest.ImplicitTLS {
-			ports = append(ports, "port-465")
-		}
+		// The real port is a random one, where Auto follows no convention;
+		// the standard one is reached through portDialer.
+		ports := []string{"real-port", map[smtptest.Security]string{
+			smtptest.Plain: "port-25", smtptest.StartTLS: "port-587", smtptest.ImplicitTLS: "port-465",
+		}[kind]}
 		for _, port := range ports {
 			for _, v := range []variant{
 				{"right-mode", right[kind], false},
@@ -42,8 +43,8 @@ func BenchmarkDial(b *testing.B) {
 				b.Run(kind.String()+"/"+port+"/"+v.name, func(b *testing.B) {
 					addr := srv.Addr
 					opts := &smtpkit.Options{Security: v.mode, TLSConfig: smtptest.ClientTLSConfig()}
-					if port == "port-465" {
-						addr = "127.0.0.1:465"
+					if port != "real-port" {
+						addr = "127.0.0.1:" + port[len("port-"):]
 						opts.Dialer = portDialer{real: srv.Addr}
 					}
 					ctx := context.Background()

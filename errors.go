@@ -38,8 +38,7 @@ var (
 	ErrConnectTimeout = errors.New("connection not established within the connect timeout " +
 		"(check the host and port, and whether a firewall drops the packets)")
 	// ErrGreetingTimeout means no greeting arrived within GreetingTimeout.
-	ErrGreetingTimeout = errors.New("no greeting within the greeting timeout " +
-		"(the server may expect TLS from the first byte: try SecurityImplicitTLS or SecurityAuto; or it is overloaded)")
+	ErrGreetingTimeout = errors.New("no greeting within the greeting timeout")
 	// ErrCommandTimeout means a reply did not arrive within CommandTimeout or DataTimeout.
 	ErrCommandTimeout = errors.New("no reply within the command timeout")
 	// ErrOperationTimeout means a whole operation ran past Options.Timeout.

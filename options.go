@@ -3,7 +3,6 @@ package smtpkit
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -182,5 +181,3 @@ func checkArg(what, s string) error {
 	}
 	return nil
 }
-
-var errNoPort = errors.New("missing port")

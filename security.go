@@ -3,6 +3,7 @@ package smtpkit
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -94,7 +95,9 @@ func (t *target) openImplicitTLS(ctx context.Context) (c *Client, handshook bool
 	}
 	start := time.Now()
 	c.security = SecurityImplicitTLS
-	if err := c.handshake(ctx, t.opts.GreetingTimeout, ErrGreetingTimeout); err != nil {
+	timeoutErr := fmt.Errorf("%w: the TLS handshake did not finish; the server may not speak TLS "+
+		"from the first byte (try SecurityStartTLS or SecurityAuto)", ErrGreetingTimeout)
+	if err := c.handshake(ctx, t.opts.GreetingTimeout, timeoutErr); err != nil {
 		return nil, false, err
 	}
 	if err := c.readGreeting(ctx, time.Now(), t.opts.GreetingTimeout-time.Since(start)); err != nil {
@@ -106,7 +109,14 @@ func (t *target) openImplicitTLS(ctx context.Context) (c *Client, handshook bool
 // handshake runs the client side of a TLS handshake on the connection.
 func (c *Client) handshake(ctx context.Context, limit time.Duration, timeoutErr error) error {
 	tc := tls.Client(c.nc, c.t.tlsConfig())
-	err := c.exchange(ctx, PhaseTLS, time.Now(), limit, timeoutErr, tc.Handshake)
+	err := c.exchange(ctx, PhaseTLS, time.Now(), limit, timeoutErr, func() error {
+		err := tc.Handshake()
+		if errors.As(err, new(tls.RecordHeaderError)) {
+			return fmt.Errorf("%w; the server answered in plaintext: it may expect STARTTLS "+
+				"(try SecurityStartTLS or SecurityAuto)", err)
+		}
+		return err
+	})
 	if err != nil {
 		return err
 	}
