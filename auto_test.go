@@ -209,3 +209,45 @@ type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 func (f dialFunc) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	return f(ctx, network, addr)
 }
+
+// TestAutoImplicitTLSOnAPlaintextFirstPort: on 587 Auto waits its window for
+// a greeting, then tries TLS; it must not sit out the greeting timeout.
+func TestAutoImplicitTLSOnAPlaintextFirstPort(t *testing.T) {
+	smtpkit.ForgetModes()
+	srv := smtptest.NewServer(smtptest.ImplicitTLS)
+	defer srv.Close()
+	cfg := smtptest.ClientTLSConfig()
+	cfg.ServerName = "127.0.0.1"
+	c, err := smtpkit.Dial(testContext(t), "127.0.0.1:587", &smtpkit.Options{
+		Security:        smtpkit.SecurityAuto,
+		Dialer:          portDialer{real: srv.Addr},
+		TLSConfig:       cfg,
+		GreetingTimeout: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Security() != smtpkit.SecurityImplicitTLS {
+		t.Errorf("Security() = %s, want implicit-tls", c.Security())
+	}
+}
+
+func TestAutoServerThatClosesAtOnce(t *testing.T) {
+	for _, port := range []string{"", "25"} {
+		smtpkit.ForgetModes()
+		srv := smtptest.NewRawServer(func(c *smtptest.RawConn) {})
+		addr, opts := srv.Addr, &smtpkit.Options{Security: smtpkit.SecurityAuto}
+		if port != "" {
+			addr, opts.Dialer = "127.0.0.1:"+port, portDialer{real: srv.Addr}
+		}
+		_, err := smtpkit.Dial(testContext(t), addr, opts)
+		if !errors.Is(err, smtpkit.ErrClosed) || phaseOf(t, err) != smtpkit.PhaseGreeting {
+			t.Errorf("port %q: err = %v, want ErrClosed in phase greeting", port, err)
+		}
+		if n := srv.Connections(); n > 2 {
+			t.Errorf("port %q: %d connections, want at most 2", port, n)
+		}
+		srv.Close()
+	}
+}

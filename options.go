@@ -26,7 +26,8 @@ const (
 	SecurityImplicitTLS
 	// SecurityStartTLS upgrades with STARTTLS and fails when the server does not offer it or refuses it.
 	SecurityStartTLS
-	// SecurityStartTLSIfOffered upgrades with STARTTLS when offered and goes on in plaintext otherwise.
+	// SecurityStartTLSIfOffered upgrades with STARTTLS when offered and goes on in plaintext when
+	// not; a STARTTLS that is offered and then refused or failed is an error, never a fallback.
 	SecurityStartTLSIfOffered
 	// SecurityNone never uses TLS.
 	SecurityNone

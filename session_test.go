@@ -386,3 +386,72 @@ func TestEHLOGetsLocalName(t *testing.T) {
 		}
 	}
 }
+
+func TestDripFedGreetingHitsTheGreetingTimeout(t *testing.T) {
+	srv := smtptest.NewRawServer(func(c *smtptest.RawConn) {
+		for _, b := range []byte("220 slowly but surely\r\n") {
+			if c.SendRaw([]byte{b}) != nil {
+				return
+			}
+			time.Sleep(30 * time.Millisecond)
+		}
+		c.WaitClose()
+	})
+	defer srv.Close()
+	_, err := smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{Security: smtpkit.SecurityNone, GreetingTimeout: 150 * time.Millisecond})
+	if !errors.Is(err, smtpkit.ErrGreetingTimeout) {
+		t.Errorf("err = %v, want ErrGreetingTimeout: the limit covers the whole greeting, not each byte", err)
+	}
+}
+
+func TestStartTLSIfOfferedNeverFallsBackAfterARefusal(t *testing.T) {
+	srv := smtptest.NewRawServer(func(c *smtptest.RawConn) {
+		if !greetAndEHLO(c, "STARTTLS") {
+			return
+		}
+		if _, err := c.Expect("STARTTLS"); err == nil {
+			c.Send("454 4.7.0 TLS not available due to temporary reason")
+		}
+		c.WaitClose()
+	})
+	defer srv.Close()
+	c, err := smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{Security: smtpkit.SecurityStartTLSIfOffered})
+	if c != nil {
+		c.Close()
+		t.Fatal("went on in plaintext after the server offered STARTTLS and then refused it")
+	}
+	var e *smtpkit.Error
+	if !errors.Is(err, smtpkit.ErrTLSRefused) || !errors.As(err, &e) || e.Code != 454 || !e.Temporary() {
+		t.Errorf("err = %v, want ErrTLSRefused carrying the temporary 454", err)
+	}
+}
+
+func TestTLSFailureAfterSTARTTLS(t *testing.T) {
+	srv := smtptest.NewRawServer(func(c *smtptest.RawConn) {
+		if !greetAndEHLO(c, "STARTTLS") {
+			return
+		}
+		if _, err := c.Expect("STARTTLS"); err == nil {
+			c.Send("220 go ahead")
+			c.StartTLS() // the client does not trust this certificate
+		}
+	})
+	defer srv.Close()
+	for _, mode := range []smtpkit.Security{smtpkit.SecurityStartTLSIfOffered, smtpkit.SecurityAuto} {
+		smtpkit.ForgetModes()
+		c, err := smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{Security: mode})
+		if c != nil {
+			c.Close()
+			t.Fatalf("%s: Dial succeeded with an untrusted certificate", mode)
+		}
+		if phaseOf(t, err) != smtpkit.PhaseTLS {
+			t.Errorf("%s: err = %v, want phase tls", mode, err)
+		}
+	}
+	srv.Close()
+	for _, l := range verbs(srv.Received()) {
+		if l != "EHLO" && l != "STARTTLS" {
+			t.Errorf("after a failed handshake the client sent %q", l)
+		}
+	}
+}
