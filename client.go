@@ -27,6 +27,8 @@ type Client struct {
 	tlsState *tls.ConnectionState // nil until TLS is up
 	err      error                // set when the connection broke; every later call returns it
 	closed   atomic.Bool          // set by Close, which may run on another goroutine
+
+	needReset bool // a transaction was left open: RSET before the next MAIL
 }
 
 func (t *target) newClient(nc net.Conn, n int) *Client {

@@ -47,6 +47,12 @@ var (
 	ErrProtocol = wire.ErrProtocol
 	// ErrInvalidArgument means a command argument held CR, LF or NUL; nothing was sent.
 	ErrInvalidArgument = wire.ErrInvalidArgument
+	// ErrNotSupported means a message needs an extension the server does not offer; nothing was sent.
+	ErrNotSupported = errors.New("not supported by the server")
+	// ErrMessageTooLarge means the message is larger than the server's SIZE limit; nothing was sent.
+	ErrMessageTooLarge = errors.New("message too large for the server")
+	// ErrAllRecipientsRefused means the server refused every recipient, so the message was not sent.
+	ErrAllRecipientsRefused = errors.New("the server refused every recipient; the message was not sent")
 	// ErrClosed means the Client was closed, or broken by an earlier error, and can send nothing more.
 	ErrClosed = errors.New("the connection is closed; dial again")
 )

@@ -116,6 +116,12 @@ func (c *Conn) writeLine(line, shown string) error {
 	return err
 }
 
+// Write buffers raw bytes, such as message data, without checks or transcript.
+func (c *Conn) Write(p []byte) (int, error) { return c.w.Write(p) }
+
+// Trace writes a line to the transcript hook, as if it had been sent.
+func (c *Conn) Trace(line string) { c.trace(true, line) }
+
 // Flush sends every buffered command.
 func (c *Conn) Flush() error { return c.w.Flush() }
 

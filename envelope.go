@@ -1,0 +1,208 @@
+package smtpkit
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Envelope says who a message is from and to, and how it should travel.
+type Envelope struct {
+	// From is the reverse-path; empty means the null sender "<>" of bounces.
+	From string
+	// To lists the recipients; at least one.
+	To []string
+	// Size declares the message size in bytes with SIZE=, so a server with a
+	// smaller limit refuses before any data is sent. Zero means: taken from
+	// the reader when it has a Len method (bytes.Reader, strings.Reader,
+	// bytes.Buffer), otherwise not declared.
+	Size int64
+	// Body declares the body type: empty (7-bit), Body8BitMIME or BodyBinaryMIME.
+	Body Body
+	// DSN asks for delivery status notifications (RFC 3461); nil asks for none.
+	DSN *DSN
+	// RequireTLS asks that the message travel only over TLS all the way (RFC 8689).
+	RequireTLS bool
+}
+
+// Body is the body type declared with BODY=.
+type Body string
+
+// The body types of RFC 6152 and RFC 3030.
+const (
+	Body7Bit       Body = "7BIT"
+	Body8BitMIME   Body = "8BITMIME"
+	BodyBinaryMIME Body = "BINARYMIME" // sent with BDAT, byte for byte, without line-ending normalisation
+)
+
+// DSN holds the delivery status notification requests of RFC 3461.
+type DSN struct {
+	// Return is "FULL" or "HDRS": how much of the message a notification carries.
+	Return string
+	// EnvelopeID identifies the message in notifications (ENVID).
+	EnvelopeID string
+	// Notify is "NEVER", or any of "SUCCESS", "FAILURE" and "DELAY", for every recipient.
+	Notify []string
+	// OriginalRecipients sends each recipient's address as ORCPT.
+	OriginalRecipients bool
+}
+
+// needsUTF8 reports whether any envelope address holds non-ASCII bytes,
+// which only a server with SMTPUTF8 (RFC 6531) may receive.
+func (e *Envelope) needsUTF8() bool {
+	for _, a := range append([]string{e.From}, e.To...) {
+		for i := 0; i < len(a); i++ {
+			if a[i] >= 0x80 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkAddress refuses an address that could end the path or the command early.
+func checkAddress(what, a string) error {
+	if i := strings.IndexAny(a, "\r\n\x00<>"); i >= 0 {
+		return fmt.Errorf("%s %q holds %q: CR, LF, NUL, < and > are not allowed in an address: %w", what, a, a[i], ErrInvalidArgument)
+	}
+	return nil
+}
+
+// mailArgs checks the envelope against the server's capabilities and builds
+// the arguments of MAIL FROM and of each RCPT TO. Nothing is sent when it
+// fails.
+func (e *Envelope) mailArgs(caps Capabilities, tls bool, size int64) (mail []string, rcpts [][]string, err error) {
+	if len(e.To) == 0 {
+		return nil, nil, fmt.Errorf("the envelope has no recipient: %w", ErrInvalidArgument)
+	}
+	if err := checkAddress("sender", e.From); err != nil {
+		return nil, nil, err
+	}
+	mail = []string{"FROM:<" + e.From + ">"}
+	need := func(ext, why string) error {
+		if !caps.Has(ext) {
+			return fmt.Errorf("%s needs the server's %s extension, which it does not offer: %w", why, ext, ErrNotSupported)
+		}
+		return nil
+	}
+	if size > 0 {
+		if limit, ok := caps.Size(); ok {
+			if limit > 0 && size > limit {
+				return nil, nil, fmt.Errorf("the message is %d bytes and the server takes at most %d: %w", size, limit, ErrMessageTooLarge)
+			}
+			mail = append(mail, "SIZE="+strconv.FormatInt(size, 10))
+		}
+	}
+	switch e.Body {
+	case "", Body7Bit:
+		if e.Body != "" {
+			mail = append(mail, "BODY=7BIT")
+		}
+	case Body8BitMIME:
+		if err := need("8BITMIME", "BODY=8BITMIME"); err != nil {
+			return nil, nil, err
+		}
+		mail = append(mail, "BODY=8BITMIME")
+	case BodyBinaryMIME:
+		if err := need("BINARYMIME", "BODY=BINARYMIME"); err != nil {
+			return nil, nil, err
+		}
+		if err := need("CHUNKING", "BODY=BINARYMIME"); err != nil {
+			return nil, nil, err
+		}
+		mail = append(mail, "BODY=BINARYMIME")
+	default:
+		return nil, nil, fmt.Errorf("unknown body type %q (want 7BIT, 8BITMIME or BINARYMIME): %w", e.Body, ErrInvalidArgument)
+	}
+	if e.needsUTF8() {
+		if err := need("SMTPUTF8", "an address with non-ASCII characters"); err != nil {
+			return nil, nil, err
+		}
+		mail = append(mail, "SMTPUTF8")
+	}
+	if e.RequireTLS {
+		if !tls {
+			return nil, nil, fmt.Errorf("REQUIRETLS asked for on a connection without TLS: %w", ErrNotSupported)
+		}
+		if err := need("REQUIRETLS", "REQUIRETLS"); err != nil {
+			return nil, nil, err
+		}
+		mail = append(mail, "REQUIRETLS")
+	}
+	var notify string
+	if d := e.DSN; d != nil {
+		if err := need("DSN", "a delivery status notification request"); err != nil {
+			return nil, nil, err
+		}
+		if d.Return != "" {
+			r := strings.ToUpper(d.Return)
+			if r != "FULL" && r != "HDRS" {
+				return nil, nil, fmt.Errorf("DSN Return %q: want FULL or HDRS: %w", d.Return, ErrInvalidArgument)
+			}
+			mail = append(mail, "RET="+r)
+		}
+		if d.EnvelopeID != "" {
+			mail = append(mail, "ENVID="+xtext(d.EnvelopeID))
+		}
+		if notify, err = notifyParam(d.Notify); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, to := range e.To {
+		if err := checkAddress("recipient", to); err != nil {
+			return nil, nil, err
+		}
+		if to == "" {
+			return nil, nil, fmt.Errorf("an empty recipient address: %w", ErrInvalidArgument)
+		}
+		args := []string{"TO:<" + to + ">"}
+		if notify != "" {
+			args = append(args, "NOTIFY="+notify)
+		}
+		if e.DSN != nil && e.DSN.OriginalRecipients {
+			args = append(args, "ORCPT=rfc822;"+xtext(to))
+		}
+		rcpts = append(rcpts, args)
+	}
+	return mail, rcpts, nil
+}
+
+func notifyParam(n []string) (string, error) {
+	if len(n) == 0 {
+		return "", nil
+	}
+	seen := map[string]bool{}
+	for _, v := range n {
+		v = strings.ToUpper(v)
+		switch v {
+		case "NEVER", "SUCCESS", "FAILURE", "DELAY":
+		default:
+			return "", fmt.Errorf("DSN Notify %q: want NEVER, SUCCESS, FAILURE or DELAY: %w", v, ErrInvalidArgument)
+		}
+		seen[v] = true
+	}
+	if seen["NEVER"] && len(seen) > 1 {
+		return "", fmt.Errorf("DSN Notify NEVER cannot be combined with other values: %w", ErrInvalidArgument)
+	}
+	var out []string
+	for _, v := range []string{"NEVER", "SUCCESS", "FAILURE", "DELAY"} {
+		if seen[v] {
+			out = append(out, v)
+		}
+	}
+	return strings.Join(out, ","), nil
+}
+
+// xtext encodes s as RFC 3461 xtext: "+", "=" and bytes outside "!".."~" become "+XX".
+func xtext(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '!' || c > '~' || c == '+' || c == '=' {
+			fmt.Fprintf(&b, "+%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,462 @@
+package smtpkit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/smtpkit/smtpkit/internal/wire"
+)
+
+// Result says what the server did with a message.
+type Result struct {
+	// Recipients holds the server's reply to each recipient, in Envelope.To order.
+	Recipients []RecipientResult
+	// Reply is the server's reply to the end of the data, often with a queue id.
+	Reply Reply
+}
+
+// RecipientResult is the server's reply to one recipient.
+type RecipientResult struct {
+	Address string
+	Reply   Reply
+}
+
+// Accepted reports whether the server accepted the recipient.
+func (r RecipientResult) Accepted() bool { return r.Reply.Code/100 == 2 }
+
+// Accepted returns the recipients the server accepted.
+func (r *Result) Accepted() []string {
+	var out []string
+	for _, rr := range r.Recipients {
+		if rr.Accepted() {
+			out = append(out, rr.Address)
+		}
+	}
+	return out
+}
+
+// Refused returns the recipients the server refused, with its replies;
+// Reply.Code tells a temporary (4xx) from a permanent (5xx) refusal.
+func (r *Result) Refused() []RecipientResult {
+	var out []RecipientResult
+	for _, rr := range r.Recipients {
+		if !rr.Accepted() {
+			out = append(out, rr)
+		}
+	}
+	return out
+}
+
+// chunkSize is the largest BDAT chunk; one buffer of it is all the memory a
+// message takes, however large.
+const chunkSize = 256 << 10
+
+// chunkWindow bounds the BDAT chunks sent ahead of their replies, so a
+// stalled server cannot make the client buffer replies without limit.
+const chunkWindow = 8
+
+// Send sends one message: the envelope, then msg, streamed and never read
+// whole into memory. With PIPELINING the envelope and the start of the data
+// go in one write; with CHUNKING the message goes as BDAT chunks, so a small
+// message costs one round trip.
+//
+// A refused recipient does not stop the others: the Result tells which were
+// accepted and which refused. When every recipient is refused the message
+// is not delivered and the error is ErrAllRecipientsRefused. Any other
+// failure is an *Error of phase mail, rcpt or data; the Result, when not
+// nil, still holds the recipients' replies.
+func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Result, error) {
+	ctx, cancel := c.t.operation(ctx)
+	defer cancel()
+	if err := c.usable(PhaseMail); err != nil {
+		return nil, err
+	}
+	size := env.Size
+	if l, ok := msg.(interface{ Len() int }); ok && size == 0 {
+		size = int64(l.Len())
+	}
+	mail, rcpts, err := env.mailArgs(c.caps, c.tlsState != nil, size)
+	if err != nil {
+		return nil, &Error{Phase: PhaseMail, Addr: c.t.addr, Err: err}
+	}
+	tx := &transaction{c: c, ctx: ctx, env: env, mail: mail, rcpts: rcpts, msg: msg,
+		result: &Result{Recipients: make([]RecipientResult, len(env.To))}}
+	if c.caps.Chunking() {
+		tx.chunks = newChunker(msg, env.Body != BodyBinaryMIME)
+	}
+	if c.caps.Pipelining() {
+		err = tx.pipelined()
+	} else {
+		err = tx.stepwise()
+	}
+	if err != nil && !errors.Is(err, ErrClosed) && c.err == nil {
+		c.needReset = true
+	}
+	return tx.result, err
+}
+
+// transaction is one MAIL, RCPT..., DATA or BDAT exchange.
+type transaction struct {
+	c      *Client
+	ctx    context.Context
+	env    *Envelope
+	mail   []string
+	rcpts  [][]string
+	msg    io.Reader
+	chunks *chunker // nil: DATA
+	result *Result
+}
+
+// write buffers one command; nothing is flushed.
+func (tx *transaction) write(verb string, args ...string) error {
+	if err := tx.c.wire.WriteCommand(verb, args...); err != nil {
+		return &Error{Phase: PhaseMail, Addr: tx.c.t.addr, Err: err}
+	}
+	return nil
+}
+
+// read flushes what is buffered and reads one reply.
+func (tx *transaction) read(p Phase) (*Reply, error) {
+	var r *Reply
+	err := tx.c.exchange(tx.ctx, p, time.Now(), tx.c.t.opts.CommandTimeout, ErrCommandTimeout, func() error {
+		if err := tx.c.wire.Flush(); err != nil {
+			return err
+		}
+		var err error
+		r, err = tx.c.readReply()
+		return err
+	})
+	if err == nil && r.Code == 421 {
+		tx.c.nc.Close()
+		tx.c.err = tx.c.replyError(p, r, ErrClosed)
+		return r, tx.c.err
+	}
+	return r, err
+}
+
+// envelope buffers RSET when an earlier transaction was left open, then MAIL
+// and every RCPT; stepwise, it reads each reply as it goes.
+func (tx *transaction) envelope(stepwise bool) error {
+	if tx.c.needReset {
+		if err := tx.write("RSET"); err != nil {
+			return err
+		}
+		if stepwise {
+			if err := tx.resetReply(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.write("MAIL", tx.mail...); err != nil {
+		return err
+	}
+	if stepwise {
+		if err := tx.mailReply(); err != nil {
+			return err
+		}
+	}
+	for i, args := range tx.rcpts {
+		if err := tx.write("RCPT", args...); err != nil {
+			return err
+		}
+		if stepwise {
+			if err := tx.rcptReply(i); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (tx *transaction) resetReply() error {
+	r, err := tx.read(PhaseReset)
+	if err != nil {
+		return err
+	}
+	if r.Code != 250 {
+		return tx.c.replyError(PhaseReset, r, nil)
+	}
+	tx.c.needReset = false
+	return nil
+}
+
+func (tx *transaction) mailReply() error {
+	r, err := tx.read(PhaseMail)
+	if err != nil {
+		return err
+	}
+	if r.Code/100 != 2 {
+		return tx.c.replyError(PhaseMail, r, nil)
+	}
+	return nil
+}
+
+func (tx *transaction) rcptReply(i int) error {
+	r, err := tx.read(PhaseRcpt)
+	if err != nil {
+		return err
+	}
+	tx.result.Recipients[i] = RecipientResult{Address: tx.env.To[i], Reply: *r}
+	return nil
+}
+
+// allRefused returns ErrAllRecipientsRefused, as an *Error carrying the
+// first refusal, when no recipient was accepted.
+func (tx *transaction) allRefused() error {
+	if len(tx.result.Accepted()) > 0 {
+		return nil
+	}
+	first := tx.result.Recipients[0].Reply
+	return tx.c.replyError(PhaseRcpt, &first, ErrAllRecipientsRefused)
+}
+
+// stepwise runs the transaction one command at a time, for servers without PIPELINING.
+func (tx *transaction) stepwise() error {
+	if err := tx.envelope(true); err != nil {
+		return err
+	}
+	if err := tx.allRefused(); err != nil {
+		return err
+	}
+	if tx.chunks != nil {
+		return tx.bdat(nil, nil)
+	}
+	if err := tx.write("DATA"); err != nil {
+		return err
+	}
+	r, err := tx.read(PhaseData)
+	if err != nil {
+		return err
+	}
+	if r.Code != 354 {
+		return tx.c.replyError(PhaseData, r, nil)
+	}
+	return tx.data()
+}
+
+// pipelined sends the envelope and the start of the data in one write and
+// then reads every reply in order, checking each (RFC 2920).
+func (tx *transaction) pipelined() error {
+	if err := tx.envelope(false); err != nil {
+		return err
+	}
+	var first *bdatChunk
+	if tx.chunks != nil {
+		var err error
+		if first, err = tx.writeChunk(); err != nil {
+			return err
+		}
+	} else if err := tx.write("DATA"); err != nil {
+		return err
+	}
+	// Every reply is read, even after a failure, to keep replies and
+	// commands in step.
+	var failed error
+	if tx.c.needReset {
+		if err := tx.resetReply(); err != nil {
+			failed = err
+		}
+	}
+	if err := tx.mailReply(); err != nil && failed == nil {
+		failed = err
+	}
+	for i := range tx.rcpts {
+		if err := tx.rcptReply(i); err != nil {
+			return err
+		}
+	}
+	if failed == nil {
+		failed = tx.allRefused()
+	}
+	if tx.chunks != nil {
+		return tx.bdat(first, failed)
+	}
+	r, err := tx.read(PhaseData)
+	if err != nil {
+		return err
+	}
+	if r.Code == 354 {
+		if failed != nil {
+			// DATA was accepted although the transaction failed: end it empty (RFC 2920).
+			if err := tx.write("."); err != nil {
+				return err
+			}
+			if _, err := tx.read(PhaseData); err != nil {
+				return err
+			}
+			return failed
+		}
+		return tx.data()
+	}
+	if failed != nil {
+		return failed
+	}
+	return tx.c.replyError(PhaseData, r, nil)
+}
+
+// data streams the message after a 354 and reads the final reply.
+func (tx *transaction) data() error {
+	var r *Reply
+	err := tx.c.exchange(tx.ctx, PhaseData, time.Now(), tx.c.t.opts.DataTimeout, ErrCommandTimeout, func() error {
+		tx.c.wire.Trace("<message data>")
+		dw := wire.NewDataWriter(tx.c.wire)
+		if _, err := io.Copy(dw, tx.msg); err != nil {
+			return err
+		}
+		if err := dw.Close(); err != nil {
+			return err
+		}
+		tx.c.wire.Trace(".")
+		if err := tx.c.wire.Flush(); err != nil {
+			return err
+		}
+		var err error
+		r, err = tx.c.readReply()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return tx.final(r)
+}
+
+// final records the reply to the end of the data.
+func (tx *transaction) final(r *Reply) error {
+	tx.result.Reply = *r
+	if r.Code/100 != 2 {
+		return tx.c.replyError(PhaseData, r, nil)
+	}
+	return nil
+}
+
+// bdatChunk is a BDAT command sent and awaiting its reply.
+type bdatChunk struct{ last bool }
+
+// writeChunk buffers the next BDAT command and its data.
+func (tx *transaction) writeChunk() (*bdatChunk, error) {
+	data, last, err := tx.chunks.next()
+	if err != nil {
+		// The message could not be read: abandon the connection rather than
+		// let a truncated message be delivered.
+		tx.c.nc.Close()
+		tx.c.err = &Error{Phase: PhaseData, Addr: tx.c.t.addr, Err: fmt.Errorf("reading the message: %w", err)}
+		return nil, tx.c.err
+	}
+	args := []string{strconv.Itoa(len(data))}
+	if last {
+		args = append(args, "LAST")
+	}
+	if err := tx.write("BDAT", args...); err != nil {
+		return nil, err
+	}
+	if _, err := tx.c.wire.Write(data); err != nil {
+		return nil, err
+	}
+	return &bdatChunk{last: last}, nil
+}
+
+// bdat sends the message as BDAT chunks and reads their replies. first,
+// when not nil, was already written, pipelined with the envelope, and then
+// up to chunkWindow chunks stay in flight; failed, when not nil, is an
+// envelope failure the replies will echo: they are read, nothing more is sent.
+func (tx *transaction) bdat(first *bdatChunk, failed error) error {
+	pipelined := first != nil
+	inFlight, lastSent := 0, false
+	if first != nil {
+		inFlight, lastSent = 1, first.last
+	}
+	err := failed
+	for {
+		for err == nil && !lastSent && (inFlight == 0 || pipelined && inFlight < chunkWindow) {
+			ch, werr := tx.writeChunk()
+			if werr != nil {
+				return werr
+			}
+			inFlight++
+			lastSent = ch.last
+		}
+		if inFlight == 0 {
+			return err
+		}
+		r, rerr := tx.readData(lastSent && inFlight == 1)
+		inFlight--
+		switch {
+		case rerr != nil:
+			return rerr
+		case err != nil:
+			// Already failed: drain the replies.
+		case lastSent && inFlight == 0:
+			return tx.final(r)
+		case r.Code/100 != 2:
+			err = tx.c.replyError(PhaseData, r, nil)
+		}
+	}
+}
+
+// readData reads the reply to a BDAT chunk; the last one may take DataTimeout.
+func (tx *transaction) readData(last bool) (*Reply, error) {
+	limit := tx.c.t.opts.CommandTimeout
+	if last {
+		limit = tx.c.t.opts.DataTimeout
+	}
+	var r *Reply
+	err := tx.c.exchange(tx.ctx, PhaseData, time.Now(), limit, ErrCommandTimeout, func() error {
+		if err := tx.c.wire.Flush(); err != nil {
+			return err
+		}
+		var err error
+		r, err = tx.c.readReply()
+		return err
+	})
+	return r, err
+}
+
+// chunker cuts a message into BDAT chunks, normalising line endings unless
+// the body is binary.
+type chunker struct {
+	src  io.Reader
+	buf  bytes.Buffer
+	norm *wire.DataWriter // nil for BINARYMIME
+	read []byte
+	eof  bool
+}
+
+func newChunker(src io.Reader, normalise bool) *chunker {
+	k := &chunker{src: src, read: make([]byte, 32<<10)}
+	if normalise {
+		k.norm = wire.NewNormalizer(&k.buf)
+	}
+	return k
+}
+
+// next returns the next chunk, valid until the following call, and whether
+// it is the last.
+func (k *chunker) next() ([]byte, bool, error) {
+	for k.buf.Len() <= chunkSize && !k.eof {
+		n, err := k.src.Read(k.read)
+		if n > 0 {
+			if k.norm != nil {
+				k.norm.Write(k.read[:n])
+			} else {
+				k.buf.Write(k.read[:n])
+			}
+		}
+		if err == io.EOF {
+			k.eof = true
+			if k.norm != nil {
+				k.norm.Close()
+			}
+		} else if err != nil {
+			return nil, false, err
+		}
+	}
+	if k.buf.Len() > chunkSize {
+		return k.buf.Next(chunkSize), false, nil
+	}
+	return k.buf.Next(k.buf.Len()), true, nil
+}
