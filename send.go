@@ -3,7 +3,6 @@ package smtpkit
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -56,14 +55,10 @@ func (r *Result) Refused() []RecipientResult {
 // message takes, however large.
 const chunkSize = 256 << 10
 
-// chunkWindow bounds the BDAT chunks sent ahead of their replies, so a
-// stalled server cannot make the client buffer replies without limit.
-const chunkWindow = 8
-
 // Send sends one message: the envelope, then msg, streamed and never read
 // whole into memory. With PIPELINING the envelope and the start of the data
-// go in one write; with CHUNKING the message goes as BDAT chunks, so a small
-// message costs one round trip.
+// go in one write; with CHUNKING as well the message goes as BDAT chunks
+// written ahead of their replies, so a small message costs one round trip.
 //
 // A refused recipient does not stop the others: the Result tells which were
 // accepted and which refused. When every recipient is refused the message
@@ -73,6 +68,32 @@ const chunkWindow = 8
 func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Result, error) {
 	ctx, cancel := c.t.operation(ctx)
 	defer cancel()
+	tx, err := c.newTransaction(ctx, env, msg)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case tx.chunks != nil && c.caps.Pipelining():
+		p := &pipe{c: c, ctx: ctx}
+		p.queue(tx, false)
+		p.drain()
+		if err = tx.err; err == nil && p.err != nil {
+			err = p.err
+		}
+		return tx.result, err
+	case c.caps.Pipelining():
+		err = tx.pipelined()
+	default:
+		err = tx.stepwise()
+	}
+	if err != nil && c.err == nil {
+		c.needReset = true
+	}
+	return tx.result, err
+}
+
+// newTransaction checks the envelope against the server's offer; nothing is sent.
+func (c *Client) newTransaction(ctx context.Context, env *Envelope, msg io.Reader) (*transaction, error) {
 	if err := c.usable(PhaseMail); err != nil {
 		return nil, err
 	}
@@ -89,16 +110,11 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Resul
 	if c.caps.Chunking() {
 		tx.chunks = newChunker(msg, env.Body != BodyBinaryMIME)
 	}
-	if c.caps.Pipelining() {
-		err = tx.pipelined()
-	} else {
-		err = tx.stepwise()
-	}
-	if err != nil && !errors.Is(err, ErrClosed) && c.err == nil {
-		c.needReset = true
-	}
-	return tx.result, err
+	return tx, nil
 }
+
+// readError says the message source failed.
+func readError(err error) error { return fmt.Errorf("reading the message: %w", err) }
 
 // transaction is one MAIL, RCPT..., DATA or BDAT exchange.
 type transaction struct {
@@ -110,6 +126,8 @@ type transaction struct {
 	msg    io.Reader
 	chunks *chunker // nil: DATA
 	result *Result
+	err    error // in a pipe: the transaction's failure, once known
+	done   bool  // in a pipe: the reply to the end of the data was read
 }
 
 // write buffers one command; nothing is flushed.
@@ -224,7 +242,7 @@ func (tx *transaction) stepwise() error {
 		return err
 	}
 	if tx.chunks != nil {
-		return tx.bdat(nil, nil)
+		return tx.bdat()
 	}
 	if err := tx.write("DATA"); err != nil {
 		return err
@@ -239,28 +257,21 @@ func (tx *transaction) stepwise() error {
 	return tx.data()
 }
 
-// pipelined sends the envelope and the start of the data in one write and
-// then reads every reply in order, checking each (RFC 2920).
+// pipelined sends the envelope and DATA in one write and then reads every
+// reply in order, checking each (RFC 2920). With CHUNKING as well, the pipe
+// of SendBatch does better.
 func (tx *transaction) pipelined() error {
 	if err := tx.envelope(false); err != nil {
 		return err
 	}
-	var first *bdatChunk
-	if tx.chunks != nil {
-		var err error
-		if first, err = tx.writeChunk(); err != nil {
-			return err
-		}
-	} else if err := tx.write("DATA"); err != nil {
+	if err := tx.write("DATA"); err != nil {
 		return err
 	}
 	// Every reply is read, even after a failure, to keep replies and
 	// commands in step.
 	var failed error
 	if tx.c.needReset {
-		if err := tx.resetReply(); err != nil {
-			failed = err
-		}
+		failed = tx.resetReply()
 	}
 	if err := tx.mailReply(); err != nil && failed == nil {
 		failed = err
@@ -273,27 +284,23 @@ func (tx *transaction) pipelined() error {
 	if failed == nil {
 		failed = tx.allRefused()
 	}
-	if tx.chunks != nil {
-		return tx.bdat(first, failed)
-	}
 	r, err := tx.read(PhaseData)
 	if err != nil {
 		return err
 	}
-	if r.Code == 354 {
-		if failed != nil {
-			// DATA was accepted although the transaction failed: end it empty (RFC 2920).
-			if err := tx.write("."); err != nil {
-				return err
-			}
-			if _, err := tx.read(PhaseData); err != nil {
-				return err
-			}
-			return failed
+	switch {
+	case r.Code == 354 && failed != nil:
+		// DATA was accepted although the transaction failed: end it empty (RFC 2920).
+		if err := tx.write("."); err != nil {
+			return err
 		}
+		if _, err := tx.read(PhaseData); err != nil {
+			return err
+		}
+		return failed
+	case r.Code == 354:
 		return tx.data()
-	}
-	if failed != nil {
+	case failed != nil:
 		return failed
 	}
 	return tx.c.replyError(PhaseData, r, nil)
@@ -334,86 +341,51 @@ func (tx *transaction) final(r *Reply) error {
 	return nil
 }
 
-// bdatChunk is a BDAT command sent and awaiting its reply.
-type bdatChunk struct{ last bool }
-
-// writeChunk buffers the next BDAT command and its data.
-func (tx *transaction) writeChunk() (*bdatChunk, error) {
-	data, last, err := tx.chunks.next()
-	if err != nil {
-		// The message could not be read: abandon the connection rather than
-		// let a truncated message be delivered.
-		tx.c.nc.Close()
-		tx.c.err = &Error{Phase: PhaseData, Addr: tx.c.t.addr, Err: fmt.Errorf("reading the message: %w", err)}
-		return nil, tx.c.err
-	}
-	args := []string{strconv.Itoa(len(data))}
-	if last {
-		args = append(args, "LAST")
-	}
-	if err := tx.write("BDAT", args...); err != nil {
-		return nil, err
-	}
-	if _, err := tx.c.wire.Write(data); err != nil {
-		return nil, err
-	}
-	return &bdatChunk{last: last}, nil
-}
-
-// bdat sends the message as BDAT chunks and reads their replies. first,
-// when not nil, was already written, pipelined with the envelope, and then
-// up to chunkWindow chunks stay in flight; failed, when not nil, is an
-// envelope failure the replies will echo: they are read, nothing more is sent.
-func (tx *transaction) bdat(first *bdatChunk, failed error) error {
-	pipelined := first != nil
-	inFlight, lastSent := 0, false
-	if first != nil {
-		inFlight, lastSent = 1, first.last
-	}
-	err := failed
+// bdat sends the message as BDAT chunks, one at a time, each awaiting its
+// reply: for servers with CHUNKING but not PIPELINING.
+func (tx *transaction) bdat() error {
 	for {
-		for err == nil && !lastSent && (inFlight == 0 || pipelined && inFlight < chunkWindow) {
-			ch, werr := tx.writeChunk()
-			if werr != nil {
-				return werr
-			}
-			inFlight++
-			lastSent = ch.last
+		data, last, err := tx.chunks.next()
+		if err != nil {
+			// The message could not be read: abandon the connection rather than
+			// let a truncated message be delivered.
+			tx.c.nc.Close()
+			tx.c.err = &Error{Phase: PhaseData, Addr: tx.c.t.addr, Err: readError(err)}
+			return tx.c.err
 		}
-		if inFlight == 0 {
+		args := []string{strconv.Itoa(len(data))}
+		if last {
+			args = append(args, "LAST")
+		}
+		if err := tx.write("BDAT", args...); err != nil {
 			return err
 		}
-		r, rerr := tx.readData(lastSent && inFlight == 1)
-		inFlight--
+		tx.c.wire.Trace("<" + strconv.Itoa(len(data)) + " bytes of message data>")
+		if _, err := tx.c.wire.Write(data); err != nil {
+			return err
+		}
+		limit := tx.c.t.opts.CommandTimeout
+		if last {
+			limit = tx.c.t.opts.DataTimeout
+		}
+		var r *Reply
+		err = tx.c.exchange(tx.ctx, PhaseData, time.Now(), limit, ErrCommandTimeout, func() error {
+			if err := tx.c.wire.Flush(); err != nil {
+				return err
+			}
+			var err error
+			r, err = tx.c.readReply()
+			return err
+		})
 		switch {
-		case rerr != nil:
-			return rerr
 		case err != nil:
-			// Already failed: drain the replies.
-		case lastSent && inFlight == 0:
+			return err
+		case last:
 			return tx.final(r)
 		case r.Code/100 != 2:
-			err = tx.c.replyError(PhaseData, r, nil)
+			return tx.c.replyError(PhaseData, r, nil)
 		}
 	}
-}
-
-// readData reads the reply to a BDAT chunk; the last one may take DataTimeout.
-func (tx *transaction) readData(last bool) (*Reply, error) {
-	limit := tx.c.t.opts.CommandTimeout
-	if last {
-		limit = tx.c.t.opts.DataTimeout
-	}
-	var r *Reply
-	err := tx.c.exchange(tx.ctx, PhaseData, time.Now(), limit, ErrCommandTimeout, func() error {
-		if err := tx.c.wire.Flush(); err != nil {
-			return err
-		}
-		var err error
-		r, err = tx.c.readReply()
-		return err
-	})
-	return r, err
 }
 
 // chunker cuts a message into BDAT chunks, normalising line endings unless

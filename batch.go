@@ -1,0 +1,207 @@
+package smtpkit
+
+import (
+	"context"
+	"io"
+	"strconv"
+	"time"
+)
+
+// Mail is one message of a batch: its envelope and its content.
+type Mail struct {
+	Envelope Envelope
+	Message  io.Reader
+}
+
+// BatchResult is the outcome of one message of a batch: a Result, an error, or both (see Send).
+type BatchResult struct {
+	Result *Result
+	Err    error
+}
+
+// maxPendingReplies bounds the replies awaited at any time in a pipelined
+// batch, so the server's replies always fit in the socket buffers and a
+// stalled server cannot make the client buffer without limit.
+const maxPendingReplies = 128
+
+// SendBatch sends mails over the connection, in order. When the server offers
+// both PIPELINING and CHUNKING the transactions themselves are pipelined: the
+// next message's commands and data go out while earlier replies are still on
+// their way, so a batch costs about one round trip per window of messages
+// rather than per message. Without them it is Send in a loop.
+//
+// In a pipelined batch each transaction after the first begins with RSET,
+// because whether the one before it failed is only known after it was sent;
+// and a message whose recipients are all refused has had its data sent
+// (the server discards it). A message that cannot be read breaks the
+// connection: it and every later message fail.
+func (c *Client) SendBatch(ctx context.Context, mails []Mail) []BatchResult {
+	out := make([]BatchResult, len(mails))
+	if !c.caps.Pipelining() || !c.caps.Chunking() {
+		for i := range mails {
+			out[i].Result, out[i].Err = c.Send(ctx, &mails[i].Envelope, mails[i].Message)
+		}
+		return out
+	}
+	ctx, cancel := c.t.operation(ctx)
+	defer cancel()
+	p := &pipe{c: c, ctx: ctx}
+	txs := make([]*transaction, len(mails))
+	for i := range mails {
+		if p.err != nil {
+			out[i].Err = p.err
+			continue
+		}
+		tx, err := c.newTransaction(ctx, &mails[i].Envelope, mails[i].Message)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		txs[i] = tx
+		p.queue(tx, i > 0)
+	}
+	p.drain()
+	for i, tx := range txs {
+		if tx == nil {
+			continue
+		}
+		out[i] = BatchResult{Result: tx.result, Err: tx.err}
+		if tx.err == nil && p.err != nil && !tx.done {
+			out[i].Err = p.err
+		}
+	}
+	return out
+}
+
+// pipe writes commands ahead of their replies and hands each reply, in
+// order, to the function that waits for it.
+type pipe struct {
+	c       *Client
+	ctx     context.Context
+	pending []func(*Reply)
+	err     error // the connection broke: every later reply is lost
+}
+
+// send buffers a command (and data, for BDAT) whose reply goes to onReply,
+// first reading replies when too many are pending.
+func (p *pipe) send(onReply func(*Reply), data []byte, verb string, args ...string) error {
+	for p.err == nil && len(p.pending) >= maxPendingReplies {
+		p.readOne()
+	}
+	if p.err != nil {
+		return p.err
+	}
+	if err := p.c.wire.WriteCommand(verb, args...); err != nil {
+		p.err = &Error{Phase: PhaseMail, Addr: p.c.t.addr, Err: err}
+		return p.err
+	}
+	if data != nil {
+		p.c.wire.Trace("<" + strconv.Itoa(len(data)) + " bytes of message data>")
+		if _, err := p.c.wire.Write(data); err != nil {
+			p.err = err
+			return err
+		}
+	}
+	p.pending = append(p.pending, onReply)
+	return nil
+}
+
+// readOne flushes and reads the oldest pending reply.
+func (p *pipe) readOne() {
+	var r *Reply
+	p.err = p.c.exchange(p.ctx, PhaseData, time.Now(), p.c.t.opts.DataTimeout, ErrCommandTimeout, func() error {
+		if err := p.c.wire.Flush(); err != nil {
+			return err
+		}
+		var err error
+		r, err = p.c.readReply()
+		return err
+	})
+	if p.err != nil {
+		return
+	}
+	h := p.pending[0]
+	p.pending = p.pending[1:]
+	h(r)
+	if r.Code == 421 {
+		p.c.nc.Close()
+		p.err = p.c.replyError(PhaseData, r, ErrClosed)
+		p.c.err = p.err
+	}
+}
+
+// drain reads every pending reply.
+func (p *pipe) drain() {
+	for p.err == nil && len(p.pending) > 0 {
+		p.readOne()
+	}
+	p.pending = nil
+}
+
+// queue writes one whole transaction: RSET when asked or needed, MAIL, every
+// RCPT and the BDAT chunks.
+func (p *pipe) queue(tx *transaction, reset bool) error {
+	c := p.c
+	if reset || c.needReset {
+		c.needReset = false
+		err := p.send(func(r *Reply) {
+			if r.Code != 250 && tx.err == nil {
+				tx.err = c.replyError(PhaseReset, r, nil)
+			}
+		}, nil, "RSET")
+		if err != nil {
+			return err
+		}
+	}
+	err := p.send(func(r *Reply) {
+		if r.Code/100 != 2 && tx.err == nil {
+			tx.err = c.replyError(PhaseMail, r, nil)
+		}
+	}, nil, "MAIL", tx.mail...)
+	if err != nil {
+		return err
+	}
+	for i, args := range tx.rcpts {
+		err := p.send(func(r *Reply) {
+			tx.result.Recipients[i] = RecipientResult{Address: tx.env.To[i], Reply: *r}
+		}, nil, "RCPT", args...)
+		if err != nil {
+			return err
+		}
+	}
+	for {
+		data, last, err := tx.chunks.next()
+		if err != nil {
+			// The message could not be read. Every command sent so far is
+			// complete, so read the replies (earlier messages learn their
+			// fate), then abandon the connection rather than let a
+			// truncated message be delivered.
+			p.drain()
+			c.nc.Close()
+			c.err = &Error{Phase: PhaseData, Addr: c.t.addr, Err: readError(err)}
+			p.err = c.err
+			tx.err = c.err
+			return p.err
+		}
+		args := []string{strconv.Itoa(len(data))}
+		if last {
+			args = append(args, "LAST")
+		}
+		err = p.send(func(r *Reply) {
+			if last {
+				tx.done = true
+				if tx.err == nil {
+					if tx.err = tx.allRefused(); tx.err == nil {
+						tx.err = tx.final(r)
+					}
+				}
+				c.needReset = tx.err != nil
+			} else if r.Code/100 != 2 && tx.err == nil {
+				tx.err = c.replyError(PhaseData, r, nil)
+			}
+		}, data, "BDAT", args...)
+		if err != nil || last {
+			return err
+		}
+	}
+}
