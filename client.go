@@ -29,6 +29,7 @@ type Client struct {
 	closed   atomic.Bool          // set by Close, which may run on another goroutine
 
 	needReset bool // a transaction was left open: RSET before the next MAIL
+	replies   int  // replies read so far, to tell whether a failure came before any answer
 }
 
 func (t *target) newClient(nc net.Conn, n int) *Client {
@@ -148,7 +149,21 @@ func (c *Client) readReply() (*Reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.replies++
 	return fromWire(r), nil
+}
+
+// alive reports whether an idle connection still looks usable: the server
+// has neither closed it nor sent anything unasked (such as a 421 before
+// closing). It costs no round trip.
+func (c *Client) alive() bool {
+	if c.usable(PhaseMail) != nil {
+		return false
+	}
+	c.nc.SetReadDeadline(time.Now())
+	err := c.wire.Peek()
+	c.nc.SetReadDeadline(time.Time{})
+	return errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // exchange runs f with the connection's deadline limit from now, or the

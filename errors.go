@@ -66,6 +66,8 @@ type Error struct {
 	Enhanced [3]int // the RFC 3463 enhanced status code, zero when absent
 	Message  string // the server's reply text, lines joined by "\n"
 	Err      error  // the cause, often one of the sentinel errors
+
+	unanswered bool // a transaction broke before the server answered any of it
 }
 
 // Error says in one line what failed and, through the cause, what to do.

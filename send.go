@@ -3,6 +3,7 @@ package smtpkit
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -65,13 +66,20 @@ const chunkSize = 256 << 10
 // is not delivered and the error is ErrAllRecipientsRefused. Any other
 // failure is an *Error of phase mail, rcpt or data; the Result, when not
 // nil, still holds the recipients' replies.
-func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Result, error) {
+func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (_ *Result, err error) {
 	ctx, cancel := c.t.operation(ctx)
 	defer cancel()
 	tx, err := c.newTransaction(ctx, env, msg)
 	if err != nil {
 		return nil, err
 	}
+	before := c.replies
+	defer func() {
+		var e *Error
+		if c.replies == before && errors.As(err, &e) && e.Code == 0 {
+			e.unanswered = true
+		}
+	}()
 	switch {
 	case tx.chunks != nil && c.caps.Pipelining():
 		p := &pipe{c: c, ctx: ctx}

@@ -1,0 +1,241 @@
+package smtpkit
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+)
+
+// ErrPoolClosed means the Pool was closed and sends nothing more.
+var ErrPoolClosed = errors.New("the pool is closed")
+
+// Pool shares connections to one server among goroutines: it dials as
+// needed up to MaxConns, reuses idle connections after checking that the
+// server has not closed them, and retires them when idle too long. The zero
+// value with Addr set is ready to use; it must not be copied after first use.
+type Pool struct {
+	// Addr is the server's address, host:port.
+	Addr string
+	// Options says how to reach the server; nil means the zero Options.
+	Options *Options
+	// MaxConns bounds the connections open at once; zero means 4.
+	MaxConns int
+	// IdleTimeout is how long a connection may wait unused before it is
+	// closed rather than reused; zero means one minute.
+	IdleTimeout time.Duration
+	// MaxMessages retires a connection after that many messages, for servers
+	// that limit messages per connection; zero means no limit.
+	MaxMessages int
+
+	once    sync.Once
+	slots   chan struct{} // one token per connection in use
+	mu      sync.Mutex
+	idle    []*pooled // most recently used last
+	inUse   int
+	closed  bool
+	drained chan struct{} // closed when the pool is closed and nothing is in use
+}
+
+// pooled is a connection and what the pool knows of it.
+type pooled struct {
+	c     *Client
+	since time.Time // returned to the pool at
+	sent  int       // messages sent on it
+}
+
+func (p *Pool) init() {
+	p.once.Do(func() {
+		n := p.MaxConns
+		if n <= 0 {
+			n = 4
+		}
+		p.slots = make(chan struct{}, n)
+		p.drained = make(chan struct{})
+	})
+}
+
+func (p *Pool) idleTimeout() time.Duration {
+	if p.IdleTimeout > 0 {
+		return p.IdleTimeout
+	}
+	return time.Minute
+}
+
+// get returns a connection for the caller's exclusive use: an idle one that
+// is still alive, or a new one. reused reports which.
+func (p *Pool) get(ctx context.Context) (pc *pooled, reused bool, err error) {
+	p.init()
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, false, &Error{Phase: PhaseConnect, Addr: p.Addr, Err: context.Cause(ctx)}
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		<-p.slots
+		return nil, false, &Error{Phase: PhaseConnect, Addr: p.Addr, Err: ErrPoolClosed}
+	}
+	p.inUse++
+	for len(p.idle) > 0 {
+		pc = p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		if time.Since(pc.since) < p.idleTimeout() && pc.c.alive() {
+			p.mu.Unlock()
+			return pc, true, nil
+		}
+		go pc.c.Quit(context.Background()) // QUIT is bounded by CommandTimeout
+	}
+	p.mu.Unlock()
+	c, err := Dial(ctx, p.Addr, p.Options)
+	if err != nil {
+		p.release()
+		return nil, false, err
+	}
+	return &pooled{c: c}, false, nil
+}
+
+// put returns a connection to the pool, or closes it when it is broken,
+// has sent its share, or the pool is closed.
+func (p *Pool) put(pc *pooled) {
+	p.mu.Lock()
+	keep := !p.closed && pc.c.usable(PhaseMail) == nil && (p.MaxMessages <= 0 || pc.sent < p.MaxMessages)
+	if keep {
+		pc.since = time.Now()
+		p.idle = append(p.idle, pc)
+	}
+	p.mu.Unlock()
+	if !keep {
+		pc.c.Quit(context.Background())
+	}
+	p.release()
+}
+
+func (p *Pool) release() {
+	p.mu.Lock()
+	p.inUse--
+	if p.closed && p.inUse == 0 {
+		close(p.drained)
+	}
+	p.mu.Unlock()
+	<-p.slots
+}
+
+// Send sends one message on a pooled connection. When a reused connection
+// turns out to have been closed by the server before it answered anything,
+// the message is sent again on another connection, provided msg can be
+// rewound (an io.Seeker, such as strings.Reader, bytes.Reader or os.File).
+func (p *Pool) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Result, error) {
+	pc, reused, err := p.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	start, seekable := offset(msg)
+	res, err := pc.c.Send(ctx, env, msg)
+	pc.sent++
+	if err != nil && reused && unanswered(err) && seekable {
+		if _, serr := msg.(io.Seeker).Seek(start, io.SeekStart); serr == nil {
+			p.put(pc)
+			if pc, _, err = p.get(ctx); err != nil {
+				return nil, err
+			}
+			res, err = pc.c.Send(ctx, env, msg)
+			pc.sent++
+		}
+	}
+	p.put(pc)
+	return res, err
+}
+
+// offset returns where a seekable reader stands.
+func offset(r io.Reader) (int64, bool) {
+	s, ok := r.(io.Seeker)
+	if !ok {
+		return 0, false
+	}
+	off, err := s.Seek(0, io.SeekCurrent)
+	return off, err == nil
+}
+
+// unanswered reports whether err broke a connection before the server
+// answered any command of the transaction: nothing of it was accepted.
+func unanswered(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.unanswered
+}
+
+// sendBatchSize is how many messages of SendAll one connection takes at a time.
+const sendBatchSize = 32
+
+// SendAll sends mails over up to MaxConns connections at once, each taking
+// batches of messages in turn (pipelined, see Client.SendBatch), and returns
+// one result per mail, in order. Messages fail or succeed one by one: a
+// connection that breaks fails only the messages it carried at the time.
+func (p *Pool) SendAll(ctx context.Context, mails []Mail) []BatchResult {
+	p.init()
+	out := make([]BatchResult, len(mails))
+	var mu sync.Mutex
+	nextBatch := 0
+	take := func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		from := nextBatch
+		nextBatch = min(nextBatch+sendBatchSize, len(mails))
+		return from, nextBatch
+	}
+	var wg sync.WaitGroup
+	for range min(cap(p.slots), (len(mails)+sendBatchSize-1)/sendBatchSize) {
+		wg.Go(func() {
+			for {
+				from, to := take()
+				if from == to {
+					return
+				}
+				pc, _, err := p.get(ctx)
+				if err != nil {
+					for i := from; i < to; i++ {
+						out[i].Err = err
+					}
+					continue
+				}
+				copy(out[from:to], pc.c.SendBatch(ctx, mails[from:to]))
+				pc.sent += to - from
+				p.put(pc)
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// Close stops the pool: idle connections are closed with QUIT at once and
+// the ones in use when they are returned. It waits for that until ctx ends,
+// then closes what is left without QUIT.
+func (p *Pool) Close(ctx context.Context) error {
+	p.init()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	if p.inUse == 0 {
+		close(p.drained)
+	}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, pc := range idle {
+		wg.Go(func() { pc.c.Quit(ctx) })
+	}
+	wg.Wait()
+	select {
+	case <-p.drained:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
