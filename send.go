@@ -116,7 +116,7 @@ func (c *Client) newTransaction(ctx context.Context, env *Envelope, msg io.Reade
 	tx := &transaction{c: c, ctx: ctx, env: env, mail: mail, rcpts: rcpts, msg: msg,
 		result: &Result{Recipients: make([]RecipientResult, len(env.To))}}
 	if c.caps.Chunking() {
-		tx.chunks = newChunker(msg, env.Body != BodyBinaryMIME)
+		tx.chunks = newChunker(msg, env.Body != BodyBinaryMIME, size)
 	}
 	return tx, nil
 }
@@ -406,8 +406,14 @@ type chunker struct {
 	eof  bool
 }
 
-func newChunker(src io.Reader, normalise bool) *chunker {
-	k := &chunker{src: src, read: make([]byte, 32<<10)}
+// newChunker reads src through a buffer fitted to sizeHint, the expected
+// size, so a small message costs a small buffer.
+func newChunker(src io.Reader, normalise bool, sizeHint int64) *chunker {
+	n := int64(32 << 10)
+	if sizeHint > 0 && sizeHint < n {
+		n = max(sizeHint+1, 512) // +1: room to see EOF in the same read
+	}
+	k := &chunker{src: src, read: make([]byte, n)}
 	if normalise {
 		k.norm = wire.NewNormalizer(&k.buf)
 	}
