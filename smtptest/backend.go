@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -14,6 +13,7 @@ type session struct {
 	server *Server
 	conn   *smtp.Conn
 	user   string // who authenticated, "" if nobody did
+	mech   string // the mechanism they authenticated with, "" if none
 	msg    *Message
 }
 
@@ -22,39 +22,13 @@ func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 	return &session{server: s, conn: c}, nil
 }
 
-// AuthMechanisms lists PLAIN if the server has users, nothing otherwise.
-func (s *session) AuthMechanisms() []string {
-	if len(s.server.users) == 0 {
-		return nil
-	}
-	return []string{sasl.Plain}
-}
-
-// Auth checks the user name and password against the server's Users.
-func (s *session) Auth(mech string) (sasl.Server, error) {
-	if len(s.server.users) == 0 || mech != sasl.Plain {
-		return nil, smtp.ErrAuthUnknownMechanism
-	}
-	return sasl.NewPlainServer(func(identity, username, password string) error {
-		if identity != "" && identity != username {
-			return smtp.ErrAuthFailed
-		}
-		want, ok := s.server.users[username]
-		if !ok || password != want {
-			return smtp.ErrAuthFailed
-		}
-		s.user = username
-		return nil
-	}), nil
-}
-
-// Mail starts a new message; it requires authentication if the server has
-// users.
+// Mail starts a new message; it requires authentication if the server
+// offers any mechanism.
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
-	if len(s.server.users) > 0 && s.user == "" {
+	if len(s.server.mechanisms) > 0 && s.mech == "" {
 		return smtp.ErrAuthRequired
 	}
-	s.msg = &Message{From: from, User: s.user}
+	s.msg = &Message{From: from, User: s.user, Mechanism: s.mech}
 	if opts != nil {
 		s.msg.Options = *opts
 	}

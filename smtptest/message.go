@@ -19,6 +19,9 @@ type Message struct {
 	Options smtp.MailOptions
 	// User is the name the client authenticated as, or "" if it did not.
 	User string
+	// Mechanism is the SASL mechanism the client authenticated with, such
+	// as "SCRAM-SHA-256-PLUS", or "" if it did not.
+	Mechanism string
 	// TLS reports whether the connection was protected by TLS (implicit TLS
 	// or after STARTTLS) when the message was delivered.
 	TLS bool

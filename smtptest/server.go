@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"maps"
 	"net"
 	"sync"
 	"time"
@@ -29,18 +28,47 @@ type Server struct {
 
 	// Config is the go-smtp server. It may be adjusted between
 	// NewUnstartedServer and Start. Replacing Config.Backend replaces the
-	// default in-memory backend; Messages and Users then no longer apply.
-	// Config.ErrorLog discards everything unless replaced.
+	// default in-memory backend; Messages, Users, Tokens and AuthMechanisms
+	// then no longer apply. Config.ErrorLog discards everything unless
+	// replaced.
 	Config *smtp.Server
 
-	// Users maps user names to passwords. If it is not empty when Start is
-	// called, the server offers AUTH PLAIN, rejects wrong credentials with
-	// 535, and refuses MAIL FROM from clients that have not authenticated.
-	// go-smtp allows AUTH only over TLS unless Config.AllowInsecureAuth is
-	// set, so a Plain server with Users also needs that.
+	// Users maps user names to passwords, for every mechanism but XOAUTH2,
+	// OAUTHBEARER, EXTERNAL and ANONYMOUS. A wrong password gets a 535
+	// reply.
 	Users map[string]string
 
-	users     map[string]string // copy of Users made by Start
+	// Tokens maps user names to valid OAuth 2.0 access tokens, for XOAUTH2
+	// and OAUTHBEARER. A wrong token gets the error flow of RFC 7628: a 334
+	// challenge holding
+	// {"status":"401","schemes":"Bearer","scope":"smtptest"}, then 535
+	// once the client has answered it.
+	Tokens map[string]string
+
+	// AuthMechanisms lists the SASL mechanisms the server offers, from
+	// PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER, SCRAM-SHA-1,
+	// SCRAM-SHA-256, SCRAM-SHA-512, their -PLUS forms, EXTERNAL and
+	// ANONYMOUS; Start panics on any other name. If it is nil, the server
+	// offers PLAIN and LOGIN if Users is not empty, and XOAUTH2 and
+	// OAUTHBEARER if Tokens is not empty.
+	//
+	// The -PLUS forms and EXTERNAL are offered only over TLS. -PLUS checks
+	// the channel binding against the server's own TLS connection:
+	// tls-exporter on TLS 1.3, tls-unique on TLS 1.2. EXTERNAL accepts any
+	// TLS client certificate and authenticates the client as the
+	// certificate's subject common name; Start makes Config.TLSConfig ask
+	// for client certificates if it does not already.
+	//
+	// A server that offers any mechanism refuses MAIL FROM from clients that
+	// have not authenticated. go-smtp allows AUTH only over TLS unless
+	// Config.AllowInsecureAuth is set, so a Plain server with mechanisms also
+	// needs that.
+	AuthMechanisms []string
+
+	users      map[string]string // copy of Users made by Start
+	tokens     map[string]string // copy of Tokens made by Start
+	mechanisms []string          // the mechanisms offered, set by Start
+
 	listener  *trackingListener
 	serveDone chan struct{} // closed when Config.Serve has returned
 
@@ -81,8 +109,9 @@ func NewUnstartedServer(sec Security) *Server {
 	return s
 }
 
-// Start starts the server; it panics if the server was already started or
-// if it cannot listen.
+// Start starts the server; it panics if the server was already started, if
+// AuthMechanisms names a mechanism the server does not implement, or if it
+// cannot listen.
 func (s *Server) Start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -96,6 +125,10 @@ func (s *Server) Start() {
 		panic("smtptest: ImplicitTLS server has no Config.TLSConfig")
 	}
 
+	// prepareAuth may panic on a bad AuthMechanisms, so it runs before
+	// anything is opened.
+	s.prepareAuth()
+
 	tl, err := listenLoopback()
 	if err != nil {
 		panic(fmt.Sprintf("smtptest: failed to listen on 127.0.0.1: %v", err))
@@ -103,7 +136,6 @@ func (s *Server) Start() {
 	s.started = true
 	s.listener = tl
 	s.Addr = tl.Addr().String()
-	s.users = maps.Clone(s.Users)
 
 	// The TLS listener wraps the tracking listener, so that go-smtp sees a
 	// *tls.Conn while the tracking listener can still close the TCP
