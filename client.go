@@ -30,6 +30,7 @@ type Client struct {
 
 	needReset bool // a transaction was left open: RSET before the next MAIL
 	replies   int  // replies read so far, to tell whether a failure came before any answer
+	authMech  string
 }
 
 func (t *target) newClient(nc net.Conn, n int) *Client {

@@ -39,14 +39,25 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	}
 	ctx, cancel := t.operation(ctx)
 	defer cancel()
+	var c *Client
 	switch o.Security {
 	case SecurityImplicitTLS:
-		return t.dialImplicitTLS(ctx)
+		c, err = t.dialImplicitTLS(ctx)
 	case SecurityAuto, SecurityTLSAuto:
-		return t.dialAuto(ctx)
+		c, err = t.dialAuto(ctx)
 	default:
-		return t.dialPlainFirst(ctx, o.Security)
+		c, err = t.dialPlainFirst(ctx, o.Security)
 	}
+	if err != nil {
+		return nil, err
+	}
+	if o.Auth != nil {
+		if err := c.Login(ctx, o.Auth); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 func newTarget(addr string, o Options) (*target, error) {

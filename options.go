@@ -112,6 +112,9 @@ type Options struct {
 	// limit beyond the per-step ones. A context deadline wins over every limit.
 	Timeout time.Duration
 
+	// Auth, when set, logs in during Dial; see Auth.
+	Auth *Auth
+
 	// Dialer opens the TCP connection; nil means a net.Dialer.
 	Dialer ContextDialer
 

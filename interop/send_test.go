@@ -1,17 +1,108 @@
 package interop_test
 
-// Sending mail: tests to come here once the library can send.
-//
-// What the peers give them (keys of peers.env):
-//   - PEERS_SMTP_PLAIN (2525): MAIL, RCPT and DATA, and BDAT (CHUNKING), with
-//     PIPELINING; Postfix answers "250 2.0.0 Ok: queued as ..." and delivers
-//     every message, whatever the recipient, as one file in the Maildir
-//     PEERS_MAILDIR/new. Tests run in parallel and share that Maildir: find a
-//     message by a unique Message-ID or Subject, and allow a moment for the
-//     delivery after the 250.
-//   - The Received header of a delivered message records the TLS version
-//     and, after AUTH, "Authenticated sender: testuser@peers.test".
-//   - SIZE is 10485760: a larger message gets 552 5.3.4.
-//   - PEERS_SMTP_SUBMISSION (2587): MAIL before STARTTLS gets 530 5.7.0;
-//     after STARTTLS but without AUTH, RCPT gets 554 5.7.1.
-//   - PEERS_SMTPS (2465): RCPT without AUTH is refused the same way.
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpkit/smtpkit"
+)
+
+// waitForMail waits until a message holding marker lands in the peers'
+// Maildir and returns it.
+func (p *peers) waitForMail(t *testing.T, marker string) string {
+	t.Helper()
+	dir := filepath.Join(p.get(t, "PEERS_MAILDIR"), "new")
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		files, _ := os.ReadDir(dir)
+		for _, f := range files {
+			b, err := os.ReadFile(filepath.Join(dir, f.Name()))
+			if err == nil && strings.Contains(string(b), marker) {
+				return string(b)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no message with %q arrived in %s", marker, dir)
+	return ""
+}
+
+// TestSendArrives sends real mail through Postfix in each mode, logged in
+// where the port needs it, and finds it in the mailbox.
+func TestSendArrives(t *testing.T) {
+	p := needPeers(t)
+	tests := []struct {
+		key  string
+		opts *smtpkit.Options
+		tls  bool
+	}{
+		{"PEERS_SMTP_PLAIN", p.options(t, smtpkit.SecurityNone), false},
+		{"PEERS_SMTP_SUBMISSION", p.authOptions(t, smtpkit.SecurityStartTLS), true},
+		{"PEERS_SMTPS", p.authOptions(t, smtpkit.SecurityImplicitTLS), true},
+		{"PEERS_SMTP_AUTH_CLEARTEXT", p.authOptions(t, smtpkit.SecurityNone), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			c, err := smtpkit.Dial(testContext(t), p.addr(t, tt.key), tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Quit(testContext(t))
+			var markers []string
+			for i := range 3 {
+				marker := fmt.Sprintf("smtpkit-%s-%d-%d", tt.key, i, time.Now().UnixNano())
+				markers = append(markers, marker)
+				msg := "From: alice@example.com\nTo: bob@example.org\nSubject: " + marker + "\n\n.a dot line\nbody of " + marker + "\n"
+				res, err := c.Send(testContext(t), &smtpkit.Envelope{From: "alice@example.com", To: []string{"bob@example.org"}}, strings.NewReader(msg))
+				if err != nil {
+					t.Fatalf("message %d: %v", i, err)
+				}
+				if res.Reply.Code != 250 || !strings.Contains(res.Reply.Text(), "queued") {
+					t.Errorf("final reply %v", res.Reply)
+				}
+			}
+			for _, m := range markers {
+				got := p.waitForMail(t, m)
+				if !strings.Contains(got, "\n.a dot line\n") && !strings.Contains(got, "\r\n.a dot line\r\n") {
+					t.Errorf("the dot line did not survive:\n%s", got)
+				}
+				if tt.tls && !strings.Contains(got, "TLS") {
+					t.Errorf("the Received header does not record TLS:\n%s", got)
+				}
+			}
+		})
+	}
+}
+
+// TestSendBatchArrives pipelines a batch through Postfix (PIPELINING and CHUNKING on 2525).
+func TestSendBatchArrives(t *testing.T) {
+	p := needPeers(t)
+	c, err := smtpkit.Dial(testContext(t), p.addr(t, "PEERS_SMTP_PLAIN"), p.options(t, smtpkit.SecurityNone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Quit(testContext(t))
+	if !c.Capabilities().Chunking() || !c.Capabilities().Pipelining() {
+		t.Fatalf("Postfix on 2525 should offer PIPELINING and CHUNKING: %q", c.Capabilities().Lines())
+	}
+	stamp := time.Now().UnixNano()
+	var mails []smtpkit.Mail
+	for i := range 20 {
+		mails = append(mails, smtpkit.Mail{
+			Envelope: smtpkit.Envelope{From: "alice@example.com", To: []string{"bob@example.org"}},
+			Message:  strings.NewReader(fmt.Sprintf("Subject: batch-%d-%d\r\n\r\nhello\r\n", stamp, i)),
+		})
+	}
+	for i, r := range c.SendBatch(testContext(t), mails) {
+		if r.Err != nil {
+			t.Fatalf("message %d: %v", i, r.Err)
+		}
+	}
+	for i := range 20 {
+		p.waitForMail(t, fmt.Sprintf("batch-%d-%d", stamp, i))
+	}
+}
