@@ -73,6 +73,9 @@ func (c *Conn) readLine() (string, error) {
 		return "", err
 	}
 	line := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if strings.Contains(line, "\r") {
+		return "", fmt.Errorf("%w: reply line %q holds a bare CR", ErrProtocol, line)
+	}
 	c.trace(false, line)
 	return line, nil
 }

@@ -70,6 +70,7 @@ func TestReadReplyRejects(t *testing.T) {
 		{"bad separator", "250_hi\r\n"},
 		{"mixed codes", "250-a\r\n550 b\r\n"},
 		{"line too long", long},
+		{"bare CR inside a line", "250 ok\rFAKE\r\n"},
 		{"too many lines", many},
 	}
 	for _, tt := range tests {
