@@ -303,6 +303,10 @@ func speaksTLS(err error) bool {
 	if !errors.As(err, &e) || e.Phase != PhaseTLS {
 		return false
 	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "remote error" {
+		return true // a TLS alert from the server: it speaks TLS
+	}
 	var netErr net.Error
 	switch {
 	case errors.As(err, new(tls.RecordHeaderError)),

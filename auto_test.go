@@ -251,3 +251,25 @@ func TestAutoServerThatClosesAtOnce(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// TestAutoFailsFastOnTLSAlert: a server that answers the ClientHello with a
+// TLS alert (here: no common version) speaks TLS; Auto must say so at once
+// rather than wait out the greeting timeout on the plaintext connection.
+func TestAutoFailsFastOnTLSAlert(t *testing.T) {
+	smtpkit.ForgetModes()
+	srv := smtptest.NewUnstartedServer(smtptest.ImplicitTLS)
+	srv.Config.TLSConfig.MaxVersion = tls.VersionTLS12
+	srv.Start()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := smtpkit.Dial(ctx, srv.Addr, &smtpkit.Options{
+		Security:        smtpkit.SecurityAuto,
+		GreetingTimeout: time.Hour,
+		TLSConfig:       smtptest.ClientTLSConfig(),
+		TLS:             smtpkit.TLSOptions{Versions: []uint16{tls.VersionTLS13}},
+	})
+	if phaseOf(t, err) != smtpkit.PhaseTLS || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want a TLS-phase error before the test's deadline", err)
+	}
+}

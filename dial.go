@@ -2,10 +2,8 @@ package smtpkit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"time"
 )
@@ -20,6 +18,10 @@ type target struct {
 	transcript *transcript
 	traceMu    sync.Mutex // serialises Trace calls from racing connections
 	conns      int        // connections opened so far, under traceMu
+
+	pathOnce sync.Once // makes path before the first connection
+	path     *netPath
+	pathErr  error
 }
 
 // Dial connects to the SMTP server at addr ("host:port") and sets up the
@@ -99,24 +101,26 @@ func operation(ctx context.Context, limit time.Duration) (context.Context, conte
 	return context.WithTimeoutCause(ctx, limit, ErrOperationTimeout)
 }
 
-// open opens a TCP connection within the connect timeout and wraps it in a Client.
+// open opens a TCP connection, through the proxy when there is one, within
+// the connect timeout, and wraps it in a Client.
 func (t *target) open(ctx context.Context) (*Client, error) {
+	path, err := t.netPath()
+	if err != nil {
+		return nil, err
+	}
 	t.traceMu.Lock()
 	t.conns++
 	n := t.conns
 	t.traceMu.Unlock()
+	if path.proxy != "" {
+		t.transcript.event("connecting to %s through the proxy %s", t.addr, path.proxy)
+	}
 	start := time.Now()
 	dctx, cancel := context.WithTimeoutCause(ctx, t.opts.ConnectTimeout, ErrConnectTimeout)
-	nc, err := t.opts.Dialer.DialContext(dctx, "tcp", t.addr)
+	nc, err := path.dialer.DialContext(dctx, "tcp", t.addr)
 	cancel()
 	if err != nil {
-		switch {
-		case ctx.Err() != nil:
-			err = context.Cause(ctx)
-		case errors.Is(context.Cause(dctx), ErrConnectTimeout), errors.Is(err, os.ErrDeadlineExceeded):
-			err = fmt.Errorf("%w (%v)", ErrConnectTimeout, t.opts.ConnectTimeout)
-		}
-		err = &Error{Phase: PhaseConnect, Addr: t.addr, Err: err}
+		err = &Error{Phase: PhaseConnect, Addr: t.addr, Err: t.connectError(ctx, dctx, err)}
 	}
 	t.traceDone(PhaseConnect, n, start, err)
 	if err != nil {

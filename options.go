@@ -112,11 +112,40 @@ type Options struct {
 	// limit beyond the per-step ones. A context deadline wins over every limit.
 	Timeout time.Duration
 
+	// TLS is the TLS policy in terms a configuration file can hold: allowed
+	// versions, trusted CAs, client certificate, pinned fingerprints. It is
+	// applied on top of (a copy of) TLSConfig, and wins where both speak.
+	TLS TLSOptions
+
 	// Auth, when set, logs in during Dial; see Auth.
 	Auth *Auth
 
-	// Dialer opens the TCP connection; nil means a net.Dialer.
+	// Dialer opens the TCP connection (to the proxy, when there is one); nil
+	// means a net.Dialer bound as LocalAddr or BindLocal say. LocalAddr and
+	// BindLocal cannot be combined with a Dialer: bind in the Dialer instead.
 	Dialer ContextDialer
+	// Proxy is the URL of a proxy to connect through, such as
+	// "socks5h://user:pass@proxy.example:1080" or "http://proxy.example:3128"
+	// (schemes socks4, socks4a, socks5, socks5h, http, https; see package
+	// proxy); empty means none. Every connection goes through it, both of
+	// Auto's included, and ConnectTimeout covers the proxy's handshake. A
+	// proxy's refusal is an Error of PhaseConnect that wraps a *proxy.Error,
+	// so errors.Is matches proxy.ErrAuthFailed and the other sentinels. The
+	// password never appears in errors or transcripts.
+	Proxy string
+	// ProxyFromEnvironment takes the proxy from ALL_PROXY and NO_PROXY (see
+	// proxy.FromEnvironment) when Proxy is empty; otherwise, and when false,
+	// the environment is ignored.
+	ProxyFromEnvironment bool
+	// LocalAddr is the local address to connect from (to the proxy, with a
+	// proxy): an IP, or IP:port, such as "192.0.2.10" or "[2001:db8::10]:0".
+	// A fixed port suits one connection at a time, and Auto may open two.
+	LocalAddr string
+	// BindLocal, when set, chooses the local address of every connection
+	// attempt (each address of the host in turn, both of Auto's connections)
+	// from the remote address it goes to: the proxy's, with a proxy. It wins
+	// over LocalAddr; a nil result lets the system choose.
+	BindLocal func(remote *net.TCPAddr) *net.TCPAddr
 
 	// Transcript, when set, receives the protocol dialogue as "C: " and "S: "
 	// lines, with "* " lines for events such as the TLS handshake.
@@ -125,6 +154,42 @@ type Options struct {
 	Logger *slog.Logger
 	// Trace, when set, is told when each phase ends and how long it took.
 	Trace *Trace
+}
+
+// VersionSSL30 names SSL 3.0 in TLSOptions.Versions; Go cannot speak it.
+const VersionSSL30 = 0x0300
+
+// TLSOptions is the TLS policy of Options in plain values. Dial checks it
+// and reads its files before it connects: a bad setting fails with an Error
+// of PhaseTLS and nothing is sent.
+type TLSOptions struct {
+	// Versions lists the protocol versions allowed: VersionSSL30 and
+	// tls.VersionTLS10 to tls.VersionTLS13. Empty means Go's defaults (TLS
+	// 1.2 and 1.3). A version Go cannot speak is dropped with a warning to
+	// Options.Logger, unless StrictVersions is set; a list of nothing else
+	// is refused. A list with a gap, such as TLS 1.0 and 1.3, allows only
+	// its own versions: the version the server chooses is checked.
+	Versions []uint16
+	// StrictVersions refuses to connect when Versions names a version this
+	// runtime cannot speak, instead of dropping it.
+	StrictVersions bool
+	// CAFile is a PEM file of the certificates to trust instead of the system roots.
+	CAFile string
+	// CertFile and KeyFile are a PEM client certificate and its key, for
+	// servers that ask for one (and for the EXTERNAL mechanism); set both or neither.
+	CertFile, KeyFile string
+	// Fingerprints pins the server's certificate: the SHA-256 of its DER
+	// form in hex, colons and case optional (msmtp's tls_fingerprint). A
+	// certificate that matches one is trusted whoever signed it and whatever
+	// names it holds; any other is refused, even one a CA vouches for.
+	Fingerprints []string
+	// ServerName is the name the certificate must be valid for; empty means
+	// TLSConfig's, or else the host of the address.
+	ServerName string
+	// InsecureSkipVerify turns certificate verification off, so anyone on
+	// the path can read and change the session. For tests only. Fingerprints
+	// are still checked when set.
+	InsecureSkipVerify bool
 }
 
 // Trace receives timing events from a session; any field may be nil.
@@ -172,6 +237,12 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if err := checkArg("Options.LocalName", c.LocalName); err != nil {
 		return c, err
+	}
+	if err := c.checkNetwork(); err != nil {
+		return c, &Error{Phase: PhaseConnect, Err: err}
+	}
+	if err := c.TLS.check(); err != nil {
+		return c, &Error{Phase: PhaseTLS, Err: err}
 	}
 	if c.Dialer == nil {
 		c.Dialer = &net.Dialer{}

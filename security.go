@@ -135,18 +135,3 @@ func peerSubject(st tls.ConnectionState) string {
 	}
 	return st.PeerCertificates[0].Subject.String()
 }
-
-// tlsConfig returns the TLS configuration for this server: a copy of the
-// user's, with ServerName set to the host when empty.
-func (t *target) tlsConfig() *tls.Config {
-	var cfg *tls.Config
-	if t.opts.TLSConfig != nil {
-		cfg = t.opts.TLSConfig.Clone()
-	} else {
-		cfg = &tls.Config{}
-	}
-	if cfg.ServerName == "" {
-		cfg.ServerName = t.host
-	}
-	return cfg
-}

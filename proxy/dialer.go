@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -164,8 +165,14 @@ func contextError(ctx context.Context, err error, during string) error {
 // readFull reads exactly len(buf) bytes of the proxy's reply.
 func readFull(r io.Reader, buf []byte) error {
 	_, err := io.ReadFull(r, buf)
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if closedEarly(err) {
 		return errClosedEarly
 	}
 	return err
+}
+
+// closedEarly reports whether err means the proxy hung up: an end of file,
+// or a reset when it closed with our request still unread.
+func closedEarly(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }

@@ -37,7 +37,7 @@ func readHTTPReply(r io.Reader) (*httpReply, []byte, error) {
 		if total > maxReplyHeader || errors.Is(err, bufio.ErrBufferFull) {
 			return nil, nil, fmt.Errorf("%w: the reply header is larger than %d KiB", ErrProtocol, maxReplyHeader>>10)
 		}
-		if errors.Is(err, io.EOF) {
+		if closedEarly(err) {
 			return nil, nil, errClosedEarly
 		}
 		if err != nil {

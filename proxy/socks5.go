@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -86,7 +85,7 @@ func (d *SOCKS5) DialContext(ctx context.Context, network, addr string) (net.Con
 		code, cause := socks5ReplyError(rec.conn.got, auth != nil)
 		if cause == nil {
 			cause = unwrapSOCKS(err)
-			if errors.Is(cause, io.EOF) || errors.Is(cause, io.ErrUnexpectedEOF) {
+			if closedEarly(cause) {
 				cause = errClosedEarly
 			}
 		}
