@@ -18,6 +18,7 @@ const (
 	exitConnect  = 2
 	exitGreeting = 21
 	exitEHLO     = 22
+	exitAuth     = 28
 	exitTLS      = 29
 )
 
@@ -39,6 +40,8 @@ func exitCode(err error) int {
 		return exitEHLO
 	case smtpkit.PhaseTLS, smtpkit.PhaseSTARTTLS:
 		return exitTLS
+	case smtpkit.PhaseAuth:
+		return exitAuth
 	}
 	return exitFailure
 }

@@ -26,6 +26,6 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newProbeCommand())
+	root.AddCommand(newProbeCommand(), newCheckCommand())
 	return root
 }
