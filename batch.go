@@ -2,6 +2,7 @@ package smtpkit
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strconv"
 	"time"
@@ -49,7 +50,7 @@ func (c *Client) SendBatch(ctx context.Context, mails []Mail) []BatchResult {
 	txs := make([]*transaction, len(mails))
 	for i := range mails {
 		if p.err != nil {
-			out[i].Err = p.err
+			out[i].Err = markUnanswered(p.err, true) // never sent
 			continue
 		}
 		tx, err := c.newTransaction(ctx, &mails[i].Envelope, mails[i].Message)
@@ -67,7 +68,7 @@ func (c *Client) SendBatch(ctx context.Context, mails []Mail) []BatchResult {
 		}
 		out[i] = BatchResult{Result: tx.result, Err: tx.err}
 		if tx.err == nil && p.err != nil && !tx.done {
-			out[i].Err = p.err
+			out[i].Err = markUnanswered(p.err, tx.replies == 0)
 		}
 	}
 	return out
@@ -78,13 +79,19 @@ func (c *Client) SendBatch(ctx context.Context, mails []Mail) []BatchResult {
 type pipe struct {
 	c       *Client
 	ctx     context.Context
-	pending []func(*Reply)
+	pending []awaited
 	err     error // the connection broke: every later reply is lost
 }
 
-// send buffers a command (and data, for BDAT) whose reply goes to onReply,
-// first reading replies when too many are pending.
-func (p *pipe) send(onReply func(*Reply), data []byte, verb string, args ...string) error {
+// awaited is a reply still to come, and what to do with it.
+type awaited struct {
+	tx      *transaction
+	onReply func(*Reply)
+}
+
+// send buffers a command of tx (and data, for BDAT) whose reply goes to
+// onReply, first reading replies when too many are pending.
+func (p *pipe) send(tx *transaction, onReply func(*Reply), data []byte, verb string, args ...string) error {
 	for p.err == nil && len(p.pending) >= maxPendingReplies {
 		p.readOne()
 	}
@@ -98,11 +105,14 @@ func (p *pipe) send(onReply func(*Reply), data []byte, verb string, args ...stri
 	if data != nil {
 		p.c.wire.Trace("<" + strconv.Itoa(len(data)) + " bytes of message data>")
 		if _, err := p.c.wire.Write(data); err != nil {
-			p.err = err
-			return err
+			// A write that reaches the connection failed: it is broken.
+			p.c.nc.Close()
+			p.err = &Error{Phase: PhaseData, Addr: p.c.t.addr, Err: explain(err, 0, ErrCommandTimeout)}
+			p.c.err = p.err
+			return p.err
 		}
 	}
-	p.pending = append(p.pending, onReply)
+	p.pending = append(p.pending, awaited{tx, onReply})
 	return nil
 }
 
@@ -120,9 +130,10 @@ func (p *pipe) readOne() {
 	if p.err != nil {
 		return
 	}
-	h := p.pending[0]
+	a := p.pending[0]
 	p.pending = p.pending[1:]
-	h(r)
+	a.tx.replies++
+	a.onReply(r)
 	if r.Code == 421 {
 		p.c.nc.Close()
 		p.err = p.c.replyError(PhaseData, r, ErrClosed)
@@ -144,7 +155,7 @@ func (p *pipe) queue(tx *transaction, reset bool) error {
 	c := p.c
 	if reset || c.needReset {
 		c.needReset = false
-		err := p.send(func(r *Reply) {
+		err := p.send(tx, func(r *Reply) {
 			if r.Code != 250 && tx.err == nil {
 				tx.err = c.replyError(PhaseReset, r, nil)
 			}
@@ -153,7 +164,7 @@ func (p *pipe) queue(tx *transaction, reset bool) error {
 			return err
 		}
 	}
-	err := p.send(func(r *Reply) {
+	err := p.send(tx, func(r *Reply) {
 		if r.Code/100 != 2 && tx.err == nil {
 			tx.err = c.replyError(PhaseMail, r, nil)
 		}
@@ -162,7 +173,7 @@ func (p *pipe) queue(tx *transaction, reset bool) error {
 		return err
 	}
 	for i, args := range tx.rcpts {
-		err := p.send(func(r *Reply) {
+		err := p.send(tx, func(r *Reply) {
 			tx.result.Recipients[i] = RecipientResult{Address: tx.env.To[i], Reply: *r}
 		}, nil, "RCPT", args...)
 		if err != nil {
@@ -187,7 +198,7 @@ func (p *pipe) queue(tx *transaction, reset bool) error {
 		if last {
 			args = append(args, "LAST")
 		}
-		err = p.send(func(r *Reply) {
+		err = p.send(tx, func(r *Reply) {
 			if last {
 				tx.done = true
 				if tx.err == nil {
@@ -204,4 +215,17 @@ func (p *pipe) queue(tx *transaction, reset bool) error {
 			return err
 		}
 	}
+}
+
+// markUnanswered returns a copy of the error of a broken connection for one
+// transaction it cut short, marked unanswered when the server answered none
+// of its commands, so nothing of it can have been accepted.
+func markUnanswered(err error, unanswered bool) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	cp := *e
+	cp.unanswered = unanswered
+	return &cp
 }

@@ -171,43 +171,76 @@ const sendBatchSize = 32
 
 // SendAll sends mails over up to MaxConns connections at once, each taking
 // batches of messages in turn (pipelined, see Client.SendBatch), and returns
-// one result per mail, in order. Messages fail or succeed one by one: a
-// connection that breaks fails only the messages it carried at the time.
+// one result per mail, in order. Messages fail or succeed one by one. A
+// message that a broken connection cut short before the server answered any
+// of it is sent again on another connection, when its reader can be rewound
+// (an io.Seeker), for as long as each round gets more messages through.
 func (p *Pool) SendAll(ctx context.Context, mails []Mail) []BatchResult {
 	p.init()
 	out := make([]BatchResult, len(mails))
+	starts := make([]int64, len(mails))
+	seekable := make([]bool, len(mails))
+	all := make([]int, len(mails))
+	for i := range mails {
+		all[i] = i
+		starts[i], seekable[i] = offset(mails[i].Message)
+	}
+	// Send, then send again what a broken connection cut short, for as long
+	// as each round leaves fewer such messages than the one before.
+	for pending := all; len(pending) > 0 && ctx.Err() == nil; {
+		p.sendEach(ctx, mails, pending, out)
+		var again []int
+		for _, i := range pending {
+			if out[i].Err != nil && unanswered(out[i].Err) && seekable[i] {
+				if _, err := mails[i].Message.(io.Seeker).Seek(starts[i], io.SeekStart); err == nil {
+					again = append(again, i)
+				}
+			}
+		}
+		if len(again) == len(pending) {
+			break // no progress: the server takes nothing
+		}
+		pending = again
+	}
+	return out
+}
+
+// sendEach sends the mails at indexes over the pool's connections, in
+// batches, and writes their results to out.
+func (p *Pool) sendEach(ctx context.Context, mails []Mail, indexes []int, out []BatchResult) {
 	var mu sync.Mutex
-	nextBatch := 0
-	take := func() (int, int) {
+	next := 0
+	take := func() []int {
 		mu.Lock()
 		defer mu.Unlock()
-		from := nextBatch
-		nextBatch = min(nextBatch+sendBatchSize, len(mails))
-		return from, nextBatch
+		from := next
+		next = min(next+sendBatchSize, len(indexes))
+		return indexes[from:next]
 	}
 	var wg sync.WaitGroup
-	for range min(cap(p.slots), (len(mails)+sendBatchSize-1)/sendBatchSize) {
+	for range min(cap(p.slots), (len(indexes)+sendBatchSize-1)/sendBatchSize) {
 		wg.Go(func() {
-			for {
-				from, to := take()
-				if from == to {
-					return
-				}
+			for batch := take(); len(batch) > 0; batch = take() {
 				pc, _, err := p.get(ctx)
 				if err != nil {
-					for i := from; i < to; i++ {
+					for _, i := range batch {
 						out[i].Err = err
 					}
 					continue
 				}
-				copy(out[from:to], pc.c.SendBatch(ctx, mails[from:to]))
-				pc.sent += to - from
+				group := make([]Mail, len(batch))
+				for k, i := range batch {
+					group[k] = mails[i]
+				}
+				for k, r := range pc.c.SendBatch(ctx, group) {
+					out[batch[k]] = r
+				}
+				pc.sent += len(batch)
 				p.put(pc)
 			}
 		})
 	}
 	wg.Wait()
-	return out
 }
 
 // Close stops the pool: idle connections are closed with QUIT at once and

@@ -126,16 +126,17 @@ func readError(err error) error { return fmt.Errorf("reading the message: %w", e
 
 // transaction is one MAIL, RCPT..., DATA or BDAT exchange.
 type transaction struct {
-	c      *Client
-	ctx    context.Context
-	env    *Envelope
-	mail   []string
-	rcpts  [][]string
-	msg    io.Reader
-	chunks *chunker // nil: DATA
-	result *Result
-	err    error // in a pipe: the transaction's failure, once known
-	done   bool  // in a pipe: the reply to the end of the data was read
+	c       *Client
+	ctx     context.Context
+	env     *Envelope
+	mail    []string
+	rcpts   [][]string
+	msg     io.Reader
+	chunks  *chunker // nil: DATA
+	result  *Result
+	err     error // in a pipe: the transaction's failure, once known
+	done    bool  // in a pipe: the reply to the end of the data was read
+	replies int   // in a pipe: replies read for this transaction
 }
 
 // write buffers one command; nothing is flushed.
