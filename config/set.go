@@ -1,0 +1,532 @@
+package config
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/smtpkit/smtpkit"
+	"github.com/smtpkit/smtpkit/proxy"
+	"github.com/smtpkit/smtpkit/sasl"
+)
+
+// kind is the type of a key's value.
+type kind uint8
+
+const (
+	kString   kind = iota
+	kInt           // an integer
+	kBool          // true or false
+	kDuration      // a Go duration string, such as "30s"
+	kList          // a list of strings; a comma-separated string outside TOML
+)
+
+// keyInfo describes one key of the TOML format (and of Set, the environment and URLs).
+type keyInfo struct {
+	field  field
+	kind   kind
+	secret bool // the value is a password or token: never shown
+}
+
+// keys are the settings, by their TOML names.
+var keys = map[string]keyInfo{
+	"host":                     {fHost, kString, false},
+	"port":                     {fPort, kInt, false},
+	"from":                     {fFrom, kString, false},
+	"security":                 {fSecurity, kString, false},
+	"ehlo_name":                {fLocalName, kString, false},
+	"connect_timeout":          {fConnectTimeout, kDuration, false},
+	"greeting_timeout":         {fGreetingTimeout, kDuration, false},
+	"command_timeout":          {fCommandTimeout, kDuration, false},
+	"data_timeout":             {fDataTimeout, kDuration, false},
+	"timeout":                  {fTimeout, kDuration, false},
+	"tls_versions":             {fTLSVersions, kList, false},
+	"tls_strict_versions":      {fTLSStrictVersions, kBool, false},
+	"tls_ca_file":              {fTLSCAFile, kString, false},
+	"tls_cert_file":            {fTLSCertFile, kString, false},
+	"tls_key_file":             {fTLSKeyFile, kString, false},
+	"tls_fingerprints":         {fTLSFingerprints, kList, false},
+	"tls_server_name":          {fTLSServerName, kString, false},
+	"tls_insecure_skip_verify": {fTLSInsecureSkipVerify, kBool, false},
+	"auth":                     {fAuth, kBool, false},
+	"auth_mechanisms":          {fAuthMechanisms, kList, false},
+	"allow_cleartext_auth":     {fAllowCleartext, kBool, false},
+	"user":                     {fUser, kString, false},
+	"password":                 {fPassword, kString, true},
+	"password_env":             {fPassword, kString, false},
+	"password_command":         {fPassword, kString, true},
+	"token":                    {fToken, kString, true},
+	"token_env":                {fToken, kString, false},
+	"token_command":            {fToken, kString, true},
+	"proxy":                    {fProxy, kString, false},
+	"proxy_from_environment":   {fProxyFromEnvironment, kBool, false},
+	"local_address":            {fLocalAddr, kString, false},
+}
+
+// keyNames returns the keys, sorted.
+func keyNames() []string {
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// value is a key's value as a source holds it.
+type value struct {
+	kind kind // kString, kInt, kBool or kList
+	s    string
+	n    int64
+	b    bool
+	list []string
+}
+
+// describe names the type of v for messages.
+func (v value) describe() string {
+	switch v.kind {
+	case kInt:
+		return "an integer"
+	case kBool:
+		return "a boolean"
+	case kList:
+		return "a list"
+	}
+	return "a string"
+}
+
+// want describes what a key of kind k takes, for messages.
+func (k kind) want() string {
+	switch k {
+	case kInt:
+		return "an integer, such as 587"
+	case kBool:
+		return "true or false"
+	case kDuration:
+		return `a duration, such as "30s" or "2m"`
+	case kList:
+		return `a list of strings, such as ["a", "b"]`
+	}
+	return "a string"
+}
+
+// stringValue turns the text of a flag, environment variable or URL
+// parameter into a value of kind k.
+func stringValue(k kind, s string) (value, error) {
+	switch k {
+	case kInt:
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return value{}, fmt.Errorf("%s is not an integer: want a number such as 587", showValue(s))
+		}
+		return value{kind: kInt, n: n}, nil
+	case kBool:
+		b, err := parseBool(s)
+		if err != nil {
+			return value{}, err
+		}
+		return value{kind: kBool, b: b}, nil
+	case kList:
+		var list []string
+		for _, item := range strings.Split(s, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				list = append(list, item)
+			}
+		}
+		return value{kind: kList, list: list}, nil
+	}
+	return value{kind: kString, s: s}, nil
+}
+
+// parseBool accepts true/false, on/off, yes/no and 1/0, in any case.
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "on", "yes", "1":
+		return true, nil
+	case "false", "off", "no", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s is not a boolean: want true or false (on/off and yes/no work too)", showValue(s))
+}
+
+// Set sets the setting named by a TOML key, such as "port", from its text as
+// a flag or environment variable holds it (lists comma-separated, booleans
+// true/false, on/off or yes/no, "auth" also a list of mechanisms) and marks
+// it as set, so that Merge takes it even when it is the zero value.
+func (a *Account) Set(key, text string) error {
+	o := Origin{File: a.DefinedAt.File, Key: key}
+	return a.setText(o, key, text)
+}
+
+// setText is Set with the origin to record and to name in errors.
+func (a *Account) setText(o Origin, key, text string) error {
+	fail := func(err error) error { return &Error{Origin: o, Account: a.Name, Err: err} }
+	if key == "auth" {
+		if _, err := parseBool(text); err != nil {
+			key = "auth_mechanisms"
+		}
+	}
+	k, ok := keys[key]
+	if !ok {
+		return fail(fmt.Errorf("there is no such setting%s; the settings are %s",
+			didYouMean(key, keyNames()), strings.Join(keyNames(), ", ")))
+	}
+	v, err := stringValue(k.kind, text)
+	if err != nil {
+		return fail(err)
+	}
+	if err := a.apply(o, key, v); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// apply checks v and stores it as key's setting, recorded as read at o. Its
+// errors say what is wrong with the value; the caller adds where.
+func (a *Account) apply(o Origin, key string, v value) error {
+	k, ok := keys[key]
+	if !ok {
+		return fmt.Errorf("there is no such setting%s", didYouMean(key, keyNames()))
+	}
+	want := k.kind
+	if want == kDuration {
+		want = kString
+	}
+	if v.kind == kString && want == kList { // a single item
+		v = value{kind: kList, list: []string{v.s}}
+	}
+	if v.kind != want {
+		return fmt.Errorf("want %s, not %s", k.kind.want(), v.describe())
+	}
+	if !k.secret && (strings.ContainsAny(v.s, "\r\n") || slices.ContainsFunc(v.list, func(s string) bool {
+		return strings.ContainsAny(s, "\r\n")
+	})) {
+		// Not shown: a value over several lines may have swallowed other lines, a password's among them.
+		return errors.New("the value holds a line break: write it on one line")
+	}
+	if err := a.store(key, k, v); err != nil {
+		return err
+	}
+	switch k.field {
+	case fPassword:
+		a.Password.at, a.Password.account = o, a.Name
+	case fToken:
+		a.Token.at, a.Token.account = o, a.Name
+	}
+	a.mark(k.field, o)
+	return nil
+}
+
+// store does apply's work for one key.
+func (a *Account) store(key string, k keyInfo, v value) error {
+	s := strings.TrimSpace(v.s)
+	switch k.field {
+	case fHost:
+		h, err := checkHost(s)
+		if err != nil {
+			return err
+		}
+		a.Host = h
+	case fPort:
+		if v.n < 1 || v.n > 65535 {
+			return fmt.Errorf("the port %d is out of range: want a number from 1 to 65535, "+
+				"or leave the port out for the default (465 for implicit-tls, 587 otherwise)", v.n)
+		}
+		a.Port = int(v.n)
+	case fFrom:
+		if err := checkText(s, false); err != nil {
+			return err
+		}
+		a.From = s
+	case fSecurity:
+		sec, err := smtpkit.ParseSecurity(s)
+		if err != nil {
+			return fmt.Errorf("%s is not a security mode: want tls-auto, auto, implicit-tls, starttls, "+
+				"starttls-if-offered or none", showValue(s))
+		}
+		a.Security = sec
+	case fLocalName:
+		if err := checkText(s, true); err != nil {
+			return err
+		}
+		a.LocalName = s
+	case fConnectTimeout, fGreetingTimeout, fCommandTimeout, fDataTimeout, fTimeout:
+		d, err := parseDuration(s)
+		if err != nil {
+			return err
+		}
+		switch k.field {
+		case fConnectTimeout:
+			a.ConnectTimeout = d
+		case fGreetingTimeout:
+			a.GreetingTimeout = d
+		case fCommandTimeout:
+			a.CommandTimeout = d
+		case fDataTimeout:
+			a.DataTimeout = d
+		default:
+			a.Timeout = d
+		}
+	case fTLSVersions:
+		versions, err := parseVersions(v.list)
+		if err != nil {
+			return err
+		}
+		a.TLS.Versions = versions
+	case fTLSStrictVersions:
+		a.TLS.StrictVersions = v.b
+	case fTLSCAFile:
+		a.TLS.CAFile = expandHome(s)
+	case fTLSCertFile:
+		a.TLS.CertFile = expandHome(s)
+	case fTLSKeyFile:
+		a.TLS.KeyFile = expandHome(s)
+	case fTLSFingerprints:
+		var fps []string
+		for _, fp := range v.list {
+			if err := checkFingerprint(fp); err != nil {
+				return err
+			}
+			fps = append(fps, strings.TrimSpace(fp))
+		}
+		a.TLS.Fingerprints = fps
+	case fTLSServerName:
+		if err := checkText(s, true); err != nil {
+			return err
+		}
+		a.TLS.ServerName = s
+	case fTLSInsecureSkipVerify:
+		a.TLS.InsecureSkipVerify = v.b
+	case fAuth:
+		a.Auth = AuthOff
+		if v.b {
+			a.Auth = AuthOn
+		}
+	case fAuthMechanisms:
+		mechs, err := parseMechanisms(v.list)
+		if err != nil {
+			return err
+		}
+		a.AuthMechanisms = mechs
+	case fAllowCleartext:
+		a.AllowCleartext = v.b
+	case fUser:
+		if err := checkText(v.s, false); err != nil {
+			return err
+		}
+		a.User = v.s
+	case fPassword, fToken:
+		sec, err := secretFor(key, v.s)
+		if err != nil {
+			return err
+		}
+		if k.field == fPassword {
+			a.Password = sec
+		} else {
+			a.Token = sec
+		}
+	case fProxy:
+		if s != "" {
+			if _, err := proxy.Parse(s, nil); err != nil {
+				return fmt.Errorf("%w; write a URL such as socks5h://proxy.example:1080", err)
+			}
+		}
+		a.Proxy = s
+	case fProxyFromEnvironment:
+		a.ProxyFromEnvironment = v.b
+	case fLocalAddr:
+		if err := checkLocalAddr(s); err != nil {
+			return err
+		}
+		a.LocalAddr = s
+	}
+	return nil
+}
+
+// secretFor makes the Secret that key (password, password_env, ...) describes.
+func secretFor(key, s string) (Secret, error) {
+	switch {
+	case s == "":
+		return Secret{}, nil
+	case strings.HasSuffix(key, "_env"):
+		name := strings.TrimSpace(s)
+		if strings.ContainsAny(name, "=\x00 ") {
+			return Secret{}, fmt.Errorf("%s is not an environment variable's name", showValue(name))
+		}
+		return SecretFromEnv(name), nil
+	case strings.HasSuffix(key, "_command"):
+		if strings.TrimSpace(s) == "" {
+			return Secret{}, nil
+		}
+		return SecretFromCommand(s), nil
+	}
+	return SecretValue(s), nil
+}
+
+// checkHost checks a host name or IP address and removes the brackets of an IPv6 literal.
+func checkHost(h string) (string, error) {
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		h = h[1 : len(h)-1]
+	}
+	switch {
+	case h == "":
+		return "", errors.New("the host is empty: want a name such as smtp.example.com")
+	case strings.ContainsAny(h, " \t\r\n\x00/@"):
+		return "", fmt.Errorf("%s is not a host name: it holds a space, slash, @ or control character "+
+			"(a comment must be on a line of its own)", showValue(h))
+	case strings.Contains(h, ":") && net.ParseIP(h) == nil:
+		return "", fmt.Errorf("%s is not a host name: put the port in its own setting", showValue(h))
+	}
+	return h, nil
+}
+
+// checkText refuses line breaks and NUL, and spaces too when noSpace is set.
+func checkText(s string, noSpace bool) error {
+	bad := "\r\n\x00"
+	if noSpace {
+		bad += " \t"
+	}
+	if strings.ContainsAny(s, bad) {
+		if noSpace {
+			return fmt.Errorf("%s holds a space, line break or NUL, which cannot be sent", showValue(s))
+		}
+		return fmt.Errorf("%s holds a line break or NUL, which cannot be sent", showValue(s))
+	}
+	return nil
+}
+
+// parseDuration parses a Go duration such as "30s" and refuses negative ones.
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s is not a duration: want a number with a unit, such as \"30s\", \"2m\" or \"1m30s\"", showValue(s))
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("the duration %s is negative: want a positive one, or \"0s\" for the default", showValue(s))
+	}
+	return d, nil
+}
+
+// parseVersions parses TLS versions such as "1.2", "TLS1.3" or "ssl3".
+func parseVersions(list []string) ([]uint16, error) {
+	var out []uint16
+	for _, item := range list {
+		n := strings.ToLower(strings.TrimSpace(item))
+		n = strings.NewReplacer(" ", "", "_", "", "v", "").Replace(n)
+		n = strings.TrimPrefix(n, "tls")
+		var ver uint16
+		switch n {
+		case "1.0", "1", "10":
+			ver = tls.VersionTLS10
+		case "1.1", "11":
+			ver = tls.VersionTLS11
+		case "1.2", "12":
+			ver = tls.VersionTLS12
+		case "1.3", "13":
+			ver = tls.VersionTLS13
+		case "ssl3", "ssl3.0", "ssl30":
+			ver = smtpkit.VersionSSL30
+		default:
+			return nil, fmt.Errorf("%s is not a TLS version: want \"1.0\", \"1.1\", \"1.2\", \"1.3\" or \"ssl3\"", showValue(item))
+		}
+		if !slices.Contains(out, ver) {
+			out = append(out, ver)
+		}
+	}
+	return out, nil
+}
+
+// versionList names versions as parseVersions accepts them.
+func versionList(vs []uint16) string {
+	names := make([]string, len(vs))
+	for i, v := range vs {
+		switch v {
+		case smtpkit.VersionSSL30:
+			names[i] = "ssl3"
+		case tls.VersionTLS10:
+			names[i] = "1.0"
+		case tls.VersionTLS11:
+			names[i] = "1.1"
+		case tls.VersionTLS12:
+			names[i] = "1.2"
+		case tls.VersionTLS13:
+			names[i] = "1.3"
+		default:
+			names[i] = fmt.Sprintf("0x%04X", v)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// checkFingerprint accepts a SHA-256 fingerprint in hex, colons and case
+// optional, and explains what to do with a SHA-1 or MD5 one.
+func checkFingerprint(fp string) error {
+	digits := strings.ReplaceAll(strings.TrimSpace(fp), ":", "")
+	for _, c := range digits {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return fmt.Errorf("%s is not a fingerprint: want 64 hex digits, colons optional", showValue(fp))
+		}
+	}
+	const how = "only SHA-256 fingerprints are supported: get the SHA-256 one with " +
+		"`openssl s_client -connect HOST:PORT -starttls smtp | openssl x509 -noout -fingerprint -sha256`"
+	switch len(digits) {
+	case 64:
+		return nil
+	case 40:
+		return errors.New("this is a SHA-1 fingerprint; " + how)
+	case 32:
+		return errors.New("this is an MD5 fingerprint; " + how)
+	}
+	return fmt.Errorf("%s is not a SHA-256 fingerprint: want 64 hex digits, colons optional", showValue(fp))
+}
+
+// parseMechanisms checks SASL mechanism names and returns them in upper case.
+func parseMechanisms(list []string) ([]string, error) {
+	known := sasl.Mechanisms()
+	var out []string
+	for _, m := range list {
+		u := strings.ToUpper(strings.TrimSpace(m))
+		if !slices.Contains(known, u) {
+			return nil, fmt.Errorf("%s is not a mechanism smtpkit knows: want some of %s",
+				showValue(m), strings.Join(known, ", "))
+		}
+		if !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// checkLocalAddr accepts an IP address, or an IP address and port.
+func checkLocalAddr(s string) error {
+	if s == "" || net.ParseIP(strings.Trim(s, "[]")) != nil {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err == nil && net.ParseIP(host) != nil {
+		if n, err := strconv.ParseUint(port, 10, 16); err == nil && n <= 65535 {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is not a local address: want an IP address such as 192.0.2.10, "+
+		"optionally with a port, such as [2001:db8::10]:0", showValue(s))
+}
+
+// expandHome replaces a leading "~/" with the home directory, as msmtp does.
+func expandHome(p string) string {
+	if p != "~" && !strings.HasPrefix(p, "~/") {
+		return p
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return p
+	}
+	return filepath.Join(home, strings.TrimPrefix(p, "~"))
+}
