@@ -4,17 +4,28 @@
 // Dial reaches a server in the security mode Options asks for: plaintext,
 // implicit TLS, STARTTLS required or if offered, or Auto and TLS-auto, which
 // find out which the server speaks without waiting out a timeout and never
-// fall back to plaintext after a TLS failure. Every step has its own time
+// fall back to plaintext after a TLS failure; through a SOCKS or HTTP proxy
+// and from a chosen local address when asked. Every step has its own time
 // limit (connect, greeting, each command, the data) and a context cancels
 // any of them at once. The zero Options are safe: TLS is required and
 // certificates are verified.
 //
-//	c, err := smtpkit.Dial(ctx, "mail.example.com:587", nil)
+//	c, err := smtpkit.Dial(ctx, "mail.example.com:587", &smtpkit.Options{
+//		Auth: &smtpkit.Auth{Username: "me", Password: pw},
+//	})
 //	if err != nil {
 //		return err // an *smtpkit.Error: phase, reply code, enhanced code, cause
 //	}
 //	defer c.Quit(ctx)
-//	fmt.Println(c.Security(), c.Capabilities().AuthMechanisms())
+//	res, err := c.Send(ctx, &smtpkit.Envelope{From: "me@example.com", To: to}, msg)
 //
-// Package smtptest starts in-process servers to test against.
+// Login picks the strongest mechanism the server offers and Auth allows, and
+// never sends a password in the clear unless told to. Send streams a message
+// with as few round trips as the server allows (one, with PIPELINING and
+// CHUNKING); SendBatch pipelines whole transactions; Pool shares connections
+// among goroutines and SendAll spreads a bulk send over them.
+//
+// Package smtptest starts in-process servers and proxies to test against;
+// package sasl holds the login mechanisms, proxy the proxy dialers, and
+// config the accounts read from files.
 package smtpkit
