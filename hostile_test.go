@@ -197,3 +197,58 @@ func TestManyAuthMechanismsBeforeTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestStrippedSTARTTLSNeverCostsThePassword: an attacker who removes
+// STARTTLS (or hides EHLO altogether) from the server's reply gets neither
+// a plaintext session where TLS was required nor the password where it was
+// optional.
+func TestStrippedSTARTTLSNeverCostsThePassword(t *testing.T) {
+	stripped := func(c *smtptest.RawConn) {
+		if greetAndEHLO(c, "AUTH PLAIN LOGIN") {
+			c.WaitClose()
+		}
+	}
+	heloOnly := func(c *smtptest.RawConn) {
+		c.Send("220 hidden.test")
+		if _, err := c.Expect("EHLO"); err != nil {
+			return
+		}
+		c.Send("502 5.5.1 EHLO not implemented")
+		if _, err := c.Expect("HELO"); err == nil {
+			c.Send("250 hidden.test")
+		}
+		c.WaitClose()
+	}
+	tests := []struct {
+		name   string
+		script func(*smtptest.RawConn)
+		mode   smtpkit.Security
+		want   error
+	}{
+		{"STARTTLS stripped, TLS required", stripped, smtpkit.SecurityStartTLS, smtpkit.ErrTLSNotOffered},
+		{"STARTTLS stripped, TLS optional", stripped, smtpkit.SecurityStartTLSIfOffered, smtpkit.ErrCleartextAuth},
+		{"STARTTLS stripped, Auto", stripped, smtpkit.SecurityAuto, smtpkit.ErrCleartextAuth},
+		{"EHLO hidden, TLS required", heloOnly, smtpkit.SecurityStartTLS, smtpkit.ErrTLSNotOffered},
+		{"EHLO hidden, TLS-auto", heloOnly, smtpkit.SecurityTLSAuto, smtpkit.ErrTLSNotOffered},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			smtpkit.ForgetModes()
+			srv := smtptest.NewRawServer(tt.script)
+			defer srv.Close()
+			_, err := smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{
+				Security: tt.mode,
+				Auth:     &smtpkit.Auth{Username: "tim", Password: "hunter2"},
+			})
+			if !errors.Is(err, tt.want) {
+				t.Errorf("err = %v, want %v", err, tt.want)
+			}
+			srv.Close()
+			for _, l := range srv.Received() {
+				if strings.HasPrefix(l, "AUTH") || strings.HasPrefix(l, "MAIL") || strings.Contains(l, "hunter2") {
+					t.Errorf("sent %q", l)
+				}
+			}
+		})
+	}
+}
