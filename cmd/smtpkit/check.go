@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,57 +17,136 @@ import (
 type checkFlags struct {
 	conn connFlags
 	auth authFlags
+	json bool
 }
 
 func newCheckCommand() *cobra.Command {
 	var f checkFlags
 	cmd := &cobra.Command{
-		Use:   "check [flags] HOST[:PORT]",
-		Short: "Check a login without sending mail",
+		Use:   "check [flags] [HOST[:PORT]]",
+		Short: "Check a login (and an account of a configuration file) without sending mail",
 		Long: `Connect to an SMTP server, log in, and say QUIT: nothing is sent. Reports the
-mechanism used, or why the login failed: wrong credentials (exit 28), no
-mechanism in common, a password that would have gone out without TLS, or a
-connection problem (exit code of the failed phase). The password comes from
-an environment variable ($SMTPKIT_PASSWORD unless --password-env says
-otherwise) or standard input, never from the command line.`,
+account used, the mechanism, or why the login failed: wrong credentials
+(exit 28), no mechanism in common, a password that would have gone out
+without TLS, a bad configuration file or password command (exit 78), or a
+connection problem (exit code of the failed phase). Without HOST the
+server and the login come from an account: check --account work tests an
+account of ~/.msmtprc or of smtpkit's own file as it stands.
+
+The password comes from the account (password, password_command,
+password_env), an environment variable ($SMTPKIT_PASSWORD, or the one
+--password-env names) or standard input (--password-stdin), never from the
+command line.
+
+With --json the result is one JSON object on standard output:
+  {"command": "check", "ok": true, "server": "host:port", "account": "work",
+   "user": "alice", "mechanism": "SCRAM-SHA-256", "security": "starttls",
+   "tls_version": "TLS 1.3", "error": {...}, "exit_code": 0}
+
+` + settingsHelp,
 		Example: `  SMTPKIT_PASSWORD=... smtpkit check -u me@example.com smtp.example.com:587
   smtpkit check -u me --password-stdin --auth SCRAM-SHA-256 mail.example.com:465 < pw.txt
-  smtpkit check -u me@gmail.com --token-env GMAIL_TOKEN smtp.gmail.com:587`,
+  smtpkit check -u me@gmail.com --token-env GMAIL_TOKEN smtp.gmail.com:587
+  smtpkit check --account work                 # the default file's account "work"
+  smtpkit check --config ~/smtpkit.toml --json`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError{errors.New("check takes one address (HOST[:PORT])")}
+			if len(args) > 1 {
+				return usageError{errors.New("check takes one address (HOST[:PORT]), or none to use an account")}
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCheck(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), f, args[0])
+			return runCheck(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &f, args)
 		},
 	}
-	f.conn.register(cmd.Flags())
+	f.conn.register(cmd.Flags(), defaults{security: smtpkit.SecurityAuto, commandTimeout: 30 * time.Second})
 	f.auth.register(cmd.Flags())
+	cmd.Flags().BoolVar(&f.json, "json", false, "print the result as one JSON object")
 	return cmd
 }
 
-func runCheck(ctx context.Context, stdin io.Reader, out io.Writer, f checkFlags, addr string) error {
+// checkJSON is the result of check --json.
+type checkJSON struct {
+	Command    string     `json:"command"`
+	OK         bool       `json:"ok"`
+	Server     string     `json:"server,omitempty"`
+	Account    string     `json:"account,omitempty"`
+	File       string     `json:"file,omitempty"`
+	User       string     `json:"user,omitempty"`
+	Mechanism  string     `json:"mechanism,omitempty"`
+	Security   string     `json:"security,omitempty"`
+	TLSVersion string     `json:"tls_version,omitempty"`
+	Error      *errorJSON `json:"error,omitempty"`
+	ExitCode   int        `json:"exit_code"`
+}
+
+func runCheck(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *checkFlags, args []string) (err error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	opts, err := f.conn.options(out)
+	result := &checkJSON{Command: "check"}
+	var tr *transcript
+	defer func() {
+		if err != nil && tr != nil {
+			tr.error(err)
+		}
+		if f.json {
+			result.OK = err == nil
+			result.Error = newErrorJSON(err)
+			result.ExitCode = exitCode(err)
+			if werr := writeJSON(out, result); werr != nil && err == nil {
+				err = werr
+			}
+		}
+	}()
+	host := ""
+	if len(args) > 0 {
+		host = args[0]
+	}
+	src, err := f.conn.sources(host)
 	if err != nil {
 		return err
 	}
-	if opts.Auth, err = f.auth.auth(stdin); err != nil {
+	if err := f.auth.addTo(src, stdin); err != nil {
 		return err
 	}
-	f.conn.warnings(out)
-	c, err := smtpkit.Dial(ctx, addr, opts)
+	transcriptOut := out
+	if f.json {
+		transcriptOut = errOut
+	}
+	s, err := f.conn.session(ctx, src, loginAlways, transcriptOut, errOut)
 	if err != nil {
-		if errors.Is(err, smtpkit.ErrAuthFailed) {
-			fmt.Fprintf(out, "Login FAILED for %s at %s: the server refused the credentials\n", f.auth.user, addr)
+		return err
+	}
+	tr = s.transcript
+	printWarnings(errOut, s.file)
+	result.Server, result.User = s.addr(), s.acct.User
+	if s.file != nil {
+		result.Account, result.File = s.acct.Name, s.file.Name
+	}
+	if !f.json {
+		if s.file != nil {
+			fmt.Fprintf(out, "Account:      %q of %s\n", s.acct.Name, s.file.Name)
+		}
+		s.warnings(out)
+	}
+	if tr != nil {
+		tr.info("Trying %s (security %s)", s.addr(), s.opts.Security)
+	}
+	c, err := smtpkit.Dial(ctx, s.addr(), s.opts)
+	if err != nil {
+		if errors.Is(err, smtpkit.ErrAuthFailed) && !f.json {
+			fmt.Fprintf(out, "Login FAILED for %s at %s: the server refused the credentials\n", s.acct.User, s.addr())
 		}
 		return err
 	}
-	fmt.Fprintf(out, "Login OK for %s at %s: %s over %s\n", f.auth.user, c.Addr(), c.AuthMechanism(), describeSecurity(c))
+	result.Mechanism, result.Security = c.AuthMechanism(), c.Security().String()
+	if st, ok := c.TLSConnectionState(); ok {
+		result.TLSVersion = tls.VersionName(st.Version)
+	}
+	if !f.json {
+		fmt.Fprintf(out, "Login OK for %s at %s: %s over %s\n", s.acct.User, c.Addr(), c.AuthMechanism(), describeSecurity(c))
+	}
 	return c.Quit(ctx)
 }
 

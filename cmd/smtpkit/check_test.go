@@ -49,7 +49,7 @@ func TestCheck(t *testing.T) {
 		{"ok", checkPassword, []string{"check", "-u", "alice", "--ca-file", ca, "-v", tls.Addr}, 0,
 			"Login OK for alice at " + tls.Addr + ": SCRAM-SHA-256 over TLS 1.3 (starttls)"},
 		{"only PLAIN allowed", checkPassword, []string{"check", "-u", "alice", "--auth", "plain", "--ca-file", ca, "-v", tls.Addr}, 0,
-			"C: AUTH PLAIN <redacted>"},
+			" ~> AUTH PLAIN <redacted>"},
 		{"wrong password", "wrong", []string{"check", "-u", "alice", "--ca-file", ca, tls.Addr}, exitAuth,
 			"Login FAILED for alice"},
 		{"no password over plaintext", checkPassword, []string{"check", "-u", "alice", "-s", "none", plain.Addr}, exitAuth,
@@ -95,4 +95,15 @@ func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+func TestURLPasswordWarning(t *testing.T) {
+	srv := authServer(t, smtptest.Plain, "PLAIN")
+	out, code := run(t, "check", "--url", "smtp://alice:"+checkPassword+"@"+srv.Addr+"?security=none&allow_cleartext_auth=true")
+	if code != 0 || !strings.Contains(out, "the password of --url shows in the process list") || !strings.Contains(out, "Login OK for alice") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	if strings.Contains(out, checkPassword) {
+		t.Errorf("the output shows the password:\n%s", out)
+	}
 }

@@ -2,8 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"net"
 
 	"github.com/smtpkit/smtpkit"
+	"github.com/smtpkit/smtpkit/proxy"
 )
 
 // usageError marks a mistake in the command line.
@@ -11,21 +14,100 @@ type usageError struct{ error }
 
 func (e usageError) Unwrap() error { return e.error }
 
-// Exit codes, one per failed phase, as swaks numbers them where it has one.
+// configError marks a problem with a configuration file, the environment's
+// settings, or a password command.
+type configError struct{ error }
+
+func (e configError) Unwrap() error { return e.error }
+
+// messageError marks a message that cannot be sent as it is, such as one
+// that names no recipient.
+type messageError struct{ error }
+
+func (e messageError) Unwrap() error { return e.error }
+
+// inputError marks an input file or directory that cannot be read.
+type inputError struct{ error }
+
+func (e inputError) Unwrap() error { return e.error }
+
+// partialError says that some messages or recipients were refused while
+// others were accepted.
+type partialError struct {
+	failed, total int    // messages, or recipients when what is "recipients"
+	what          string // "messages" or "recipients"
+}
+
+func (e *partialError) Error() string {
+	return fmt.Sprintf("%d of %d %s refused or failed, the others were accepted", e.failed, e.total, e.what)
+}
+
+// Exit codes, one per failed phase, numbered as swaks numbers them where it
+// has a number.
 const (
-	exitUsage    = 64 // EX_USAGE
-	exitFailure  = 1
-	exitConnect  = 2
-	exitGreeting = 21
-	exitEHLO     = 22
-	exitAuth     = 28
-	exitTLS      = 29
+	exitOK       = 0
+	exitFailure  = 1  // anything else
+	exitConnect  = 2  // TCP connection (or name lookup)
+	exitPartial  = 3  // some messages or recipients refused, others accepted
+	exitGreeting = 21 // the 220 greeting
+	exitEHLO     = 22 // EHLO/HELO
+	exitMail     = 23 // MAIL FROM
+	exitRcpt     = 24 // RCPT TO: no recipient accepted
+	exitData     = 25 // DATA/BDAT and the message
+	exitAuth     = 28 // AUTH
+	exitTLS      = 29 // TLS handshake, STARTTLS, certificate
+	exitProxy    = 30 // the proxy refused or failed
+	exitUsage    = 64 // EX_USAGE: a mistake in the command line
+	exitDataErr  = 65 // EX_DATAERR: a message that cannot be sent as it is
+	exitNoInput  = 66 // EX_NOINPUT: an input file that cannot be read
+	exitConfig   = 78 // EX_CONFIG: a configuration file or setting
 )
+
+// exitCodesHelp lists the exit codes for the root command's help.
+const exitCodesHelp = `Exit codes (which phase failed; swaks's numbers where it has one):
+   0  success
+   1  any other failure
+   2  connect: the TCP connection or the name lookup failed
+   3  partial: some messages (send --dir, --mbox) or recipients were refused,
+      the others accepted
+  21  greeting: no 220 greeting, or a refusal
+  22  EHLO (and HELO) refused
+  23  MAIL FROM refused (or the message is too large, or needs an extension
+      the server lacks)
+  24  RCPT TO: no recipient accepted
+  25  DATA: the message refused
+  28  AUTH: the login failed
+  29  TLS: STARTTLS missing or refused, handshake or certificate failed
+  30  proxy: the proxy refused or failed
+  64  usage: a mistake in the command line
+  65  a message that cannot be sent as it is (no recipient, unreadable header)
+  66  an input file or directory that cannot be read
+  78  configuration: a bad file or setting, or a password command that failed
+In bulk sending, when every message failed the code is that of the first
+failure; when some went through, 3. The sendmail command uses the sysexits
+codes instead: see smtpkit sendmail --help.`
 
 // exitCode says which phase failed.
 func exitCode(err error) int {
-	if errors.As(err, new(usageError)) {
+	if err == nil {
+		return exitOK
+	}
+	var sx sysexitsError
+	if errors.As(err, &sx) {
+		return sysexitCode(sx.error)
+	}
+	var partial *partialError
+	switch {
+	case errors.As(err, new(usageError)):
 		return exitUsage
+	case errors.As(err, new(configError)):
+		return exitConfig
+	case errors.As(err, new(messageError)):
+		return exitDataErr
+	case errors.As(err, new(inputError)):
+		return exitNoInput
+	case errors.As(err, &partial):
+		return exitPartial
 	}
 	var e *smtpkit.Error
 	if !errors.As(err, &e) {
@@ -33,6 +115,9 @@ func exitCode(err error) int {
 	}
 	switch e.Phase {
 	case smtpkit.PhaseConnect:
+		if errors.As(err, new(*proxy.Error)) {
+			return exitProxy
+		}
 		return exitConnect
 	case smtpkit.PhaseGreeting:
 		return exitGreeting
@@ -42,6 +127,84 @@ func exitCode(err error) int {
 		return exitTLS
 	case smtpkit.PhaseAuth:
 		return exitAuth
+	case smtpkit.PhaseMail:
+		return exitMail
+	case smtpkit.PhaseRcpt:
+		return exitRcpt
+	case smtpkit.PhaseData:
+		return exitData
 	}
 	return exitFailure
+}
+
+// The sysexits codes of sendmail mode.
+const (
+	exUsage       = 64 // EX_USAGE
+	exDataErr     = 65 // EX_DATAERR
+	exNoInput     = 66 // EX_NOINPUT
+	exNoHost      = 68 // EX_NOHOST
+	exUnavailable = 69 // EX_UNAVAILABLE
+	exSoftware    = 70 // EX_SOFTWARE
+	exTempFail    = 75 // EX_TEMPFAIL
+	exProtocol    = 76 // EX_PROTOCOL
+	exNoPerm      = 77 // EX_NOPERM
+	exConfig      = 78 // EX_CONFIG
+)
+
+// sysexitsHelp lists the exit codes of sendmail mode.
+const sysexitsHelp = `Exit codes (sysexits.h, as sendmail and msmtp use them):
+   0  the server accepted the message for every recipient
+  64  EX_USAGE        a mistake in the command line
+  65  EX_DATAERR      the message names no recipient, or its header is unreadable
+  66  EX_NOINPUT      the input cannot be read
+  68  EX_NOHOST       the server's name does not resolve
+  69  EX_UNAVAILABLE  a permanent refusal (5xx), a TLS failure, or some
+                      recipients refused while others accepted the message
+                      (trying again would send it twice)
+  75  EX_TEMPFAIL     a temporary refusal (4xx), a connection refused or a
+                      time limit: try again later
+  76  EX_PROTOCOL     the server broke the SMTP protocol
+  77  EX_NOPERM       the login failed
+  78  EX_CONFIG       no account, or a bad configuration file or setting`
+
+// sysexitCode maps an error to the sysexits code sendmail mode exits with.
+func sysexitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	switch {
+	case errors.As(err, new(usageError)):
+		return exUsage
+	case errors.As(err, new(configError)):
+		return exConfig
+	case errors.As(err, new(messageError)):
+		return exDataErr
+	case errors.As(err, new(inputError)):
+		return exNoInput
+	case errors.As(err, new(*partialError)):
+		return exUnavailable
+	}
+	var e *smtpkit.Error
+	if !errors.As(err, &e) {
+		return exSoftware
+	}
+	var dns *net.DNSError
+	switch {
+	case e.Temporary():
+		return exTempFail
+	case errors.Is(err, smtpkit.ErrProtocol):
+		return exProtocol
+	case e.Phase == smtpkit.PhaseAuth:
+		return exNoPerm
+	case e.Phase == smtpkit.PhaseConnect && errors.As(err, &dns) && dns.IsNotFound:
+		return exNoHost
+	case e.Phase == smtpkit.PhaseConnect && errors.As(err, new(*proxy.Error)):
+		return exUnavailable
+	case e.Phase == smtpkit.PhaseTLS || e.Phase == smtpkit.PhaseSTARTTLS:
+		return exUnavailable
+	case e.Code == 0 && e.Phase != smtpkit.PhaseRcpt:
+		// No reply: the connection failed, closed or timed out.
+		return exTempFail
+	}
+	return exUnavailable
 }

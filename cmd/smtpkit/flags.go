@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -11,21 +12,33 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/smtpkit/smtpkit"
+	"github.com/smtpkit/smtpkit/config"
 	"github.com/smtpkit/smtpkit/proxy"
 )
 
 // connFlags are the connection settings every command that reaches a server takes.
 type connFlags struct {
+	fs       *pflag.FlagSet
+	defaults defaults
+
+	account    string
+	configFile string
+	url        string
+	server     string
+	port       int
+
 	security        string
 	connectTimeout  time.Duration
 	greetingTimeout time.Duration
 	commandTimeout  time.Duration
+	dataTimeout     time.Duration
 	timeout         time.Duration
 	localName       string
 	caFile          string
@@ -41,18 +54,27 @@ type connFlags struct {
 	insecureSkipVerify bool
 }
 
-// register adds the connection flags to fl.
-func (f *connFlags) register(fl *pflag.FlagSet) {
-	fl.StringVarP(&f.security, "security", "s", "auto",
+// register adds the connection flags to fl, with d as the defaults.
+func (f *connFlags) register(fl *pflag.FlagSet, d defaults) {
+	f.fs, f.defaults = fl, d
+	fl.StringVar(&f.account, "account", "", "the account to use from the configuration file (default: the file's default)")
+	fl.StringVar(&f.configFile, "config", "",
+		"configuration file: smtpkit TOML (*.toml), .NET (*.config) or msmtprc (default: $SMTPKIT_CONFIG, ~/.config/smtpkit/config.toml, ~/.msmtprc)")
+	fl.StringVar(&f.url, "url", "", "the account as a URL, such as smtp://user@mail.example.com:587?security=starttls")
+	fl.StringVar(&f.server, "server", "", "the server, HOST[:PORT] (probe and check also take it as their argument)")
+	fl.IntVar(&f.port, "port", 0, "the server's port (default: 465 for implicit-tls, 587 otherwise)")
+	fl.StringVarP(&f.security, "security", "s", d.security.String(),
 		"tls-auto, auto, implicit-tls, starttls, starttls-if-offered or none")
 	fl.DurationVar(&f.connectTimeout, "connect-timeout", smtpkit.DefaultConnectTimeout, "limit for the TCP connection")
 	fl.DurationVar(&f.greetingTimeout, "greeting-timeout", smtpkit.DefaultGreetingTimeout, "limit for the 220 greeting")
-	fl.DurationVar(&f.commandTimeout, "command-timeout", 30*time.Second, "limit for each reply")
+	fl.DurationVar(&f.commandTimeout, "command-timeout", d.commandTimeout, "limit for each reply")
+	fl.DurationVar(&f.dataTimeout, "data-timeout", smtpkit.DefaultDataTimeout, "limit for the reply after the message data")
 	fl.DurationVar(&f.timeout, "timeout", 0, "limit for the whole operation (0: none beyond the others)")
 	fl.StringVar(&f.localName, "ehlo", "", "name to send with EHLO (default: the local address literal)")
 	fl.StringVar(&f.caFile, "ca-file", "", "PEM file of CA certificates to trust instead of the system roots")
 	fl.StringVar(&f.serverName, "tls-server-name", "", "name to verify the certificate against (default: the host)")
-	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print the protocol transcript (secrets redacted)")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false,
+		"print the protocol transcript, swaks style: -> <- plaintext, ~> <~ TLS, === info, *** errors (secrets redacted)")
 	fl.StringVar(&f.proxy, "proxy", "",
 		"connect through this proxy: socks4://, socks4a://, socks5://, socks5h://, http:// or https://[user:pass@]host:port")
 	fl.StringVar(&f.bind, "bind", "", "local address to connect from: an IP, or IP:port")
@@ -68,75 +90,130 @@ func (f *connFlags) register(fl *pflag.FlagSet) {
 			"the session; for tests only")
 }
 
-// options turns the flags into Options, with warnings and, with -v, the
-// transcript going to out; its errors are mistakes in the command line.
-func (f *connFlags) options(out io.Writer) (*smtpkit.Options, error) {
-	security, err := smtpkit.ParseSecurity(f.security)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	opts := &smtpkit.Options{
-		Security:        security,
-		LocalName:       f.localName,
-		ConnectTimeout:  f.connectTimeout,
-		GreetingTimeout: f.greetingTimeout,
-		CommandTimeout:  f.commandTimeout,
-		Timeout:         f.timeout,
-		TLSConfig:       &tls.Config{ServerName: f.serverName},
-	}
-	if f.verbose {
-		opts.Transcript = out
-	}
-	if err := f.network(opts, out); err != nil {
-		return nil, usageError{err}
-	}
-	if f.caFile != "" {
-		pem, err := os.ReadFile(f.caFile)
-		if err != nil {
-			return nil, usageError{err}
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, usageError{fmt.Errorf("%s holds no PEM certificate", f.caFile)}
-		}
-		opts.TLSConfig.RootCAs = pool
-	}
-	return opts, nil
-}
+func (f *connFlags) changed(name string) bool { return f.fs != nil && f.fs.Changed(name) }
 
-// warnings prints what the user should know about the settings used.
-func (f *connFlags) warnings(out io.Writer) {
-	if u, err := url.Parse(f.proxy); err == nil && f.proxy != "" {
-		fmt.Fprintf(out, "Proxy:        %s\n", u.Redacted())
+// sources turns the flags and the HOST[:PORT] argument ("" when absent)
+// into the command line's layer of settings; its errors are mistakes in
+// the command line.
+func (f *connFlags) sources(hostArg string) (*sources, error) {
+	s := &sources{
+		account: f.account, accountGiven: f.changed("account"),
+		configFile: f.configFile, configGiven: f.changed("config"),
+		url: f.url, server: hostArg,
 	}
-	if f.insecureSkipVerify && len(f.fingerprints) == 0 {
-		fmt.Fprintln(out, "WARNING:      the certificate was NOT verified (--insecure-skip-verify)")
+	if f.changed("server") {
+		if hostArg != "" {
+			return nil, usageError{errors.New("give the server once: as the argument HOST[:PORT] or with --server")}
+		}
+		s.server = f.server
 	}
-}
-
-// network applies the proxy, binding and TLS policy flags to opts, with
-// warnings logged to out; its errors are mistakes in the command line.
-func (f *connFlags) network(opts *smtpkit.Options, out io.Writer) error {
-	if f.proxy != "" {
+	if f.changed("proxy") {
 		if _, err := proxy.Parse(f.proxy, nil); err != nil { // its errors never show the password
-			return fmt.Errorf("--proxy: %w", err)
+			return nil, usageError{fmt.Errorf("--proxy: %w", err)}
 		}
 	}
 	if f.bind != "" {
 		if _, err := netip.ParseAddr(f.bind); err != nil {
 			if _, err := netip.ParseAddrPort(f.bind); err != nil {
-				return fmt.Errorf("--bind %q: want an IP address or IP:port, such as 192.0.2.10 or [2001:db8::1]:0", f.bind)
+				return nil, usageError{fmt.Errorf("--bind %q: want an IP address or IP:port, such as 192.0.2.10 or [2001:db8::1]:0", f.bind)}
 			}
 		}
 	}
-	if (f.certFile == "") != (f.keyFile == "") {
-		return errors.New("--cert and --key go together: give both, or neither")
+	if _, err := parseTLSVersions(f.tlsVersions); err != nil {
+		return nil, usageError{err}
 	}
-	versions, err := parseTLSVersions(f.tlsVersions)
+	if f.changed("ca-file") {
+		pem, err := os.ReadFile(f.caFile)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--ca-file: %w", err)}
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			return nil, usageError{fmt.Errorf("--ca-file: %s holds no PEM certificate", f.caFile)}
+		}
+	}
+	flags := []struct {
+		flag, key string
+		value     func() string
+	}{
+		{"port", "port", func() string { return strconv.Itoa(f.port) }},
+		{"security", "security", func() string { return f.security }},
+		{"connect-timeout", "connect_timeout", f.connectTimeout.String},
+		{"greeting-timeout", "greeting_timeout", f.greetingTimeout.String},
+		{"command-timeout", "command_timeout", f.commandTimeout.String},
+		{"data-timeout", "data_timeout", f.dataTimeout.String},
+		{"timeout", "timeout", f.timeout.String},
+		{"ehlo", "ehlo_name", func() string { return f.localName }},
+		{"ca-file", "tls_ca_file", func() string { return f.caFile }},
+		{"tls-server-name", "tls_server_name", func() string { return f.serverName }},
+		{"proxy", "proxy", func() string { return f.proxy }},
+		{"bind", "local_address", func() string { return f.bind }},
+		{"tls-strict", "tls_strict_versions", func() string { return strconv.FormatBool(f.tlsStrict) }},
+		{"cert", "tls_cert_file", func() string { return f.certFile }},
+		{"key", "tls_key_file", func() string { return f.keyFile }},
+		{"insecure-skip-verify", "tls_insecure_skip_verify", func() string { return strconv.FormatBool(f.insecureSkipVerify) }},
+	}
+	for _, fl := range flags {
+		if f.changed(fl.flag) {
+			s.sets = append(s.sets, setting{fl.flag, fl.key, fl.value()})
+		}
+	}
+	return s, nil
+}
+
+// loginMode says whether a command logs in.
+type loginMode int
+
+const (
+	loginAsAccount loginMode = iota // as the account says (send)
+	loginNever                      // probe
+	loginAlways                     // check
+)
+
+// session is what a command needs to reach a server.
+type session struct {
+	acct       *config.Account
+	file       *config.File // nil when no file was read
+	opts       *smtpkit.Options
+	transcript *transcript // nil without -v
+}
+
+// addr is the server's host:port.
+func (s *session) addr() string { return s.acct.Addr() }
+
+// session merges the layers and builds the Options: warnings and the log go
+// to errOut, the transcript (with -v) to out.
+func (f *connFlags) session(ctx context.Context, src *sources, login loginMode, out, errOut io.Writer) (*session, error) {
+	acct, file, err := src.resolve(f.defaults)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	opts.Logger = slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{
+	switch login {
+	case loginNever:
+		acct.Auth = config.AuthOff
+	case loginAlways:
+		if acct.User == "" && !onlyExternal(acct.AuthMechanisms) {
+			return nil, usageError{errors.New("--user is needed to log in (or user in the account)")}
+		}
+		acct.Auth = config.AuthOn
+	}
+	if acct.LogsIn() && acct.Password.IsZero() && acct.Token.IsZero() && !onlyExternal(acct.AuthMechanisms) {
+		return nil, usageError{errors.New("no password: set $SMTPKIT_PASSWORD, or use --password-env, " +
+			"--password-stdin or --token-env, or password_command in the account")}
+	}
+	if (acct.TLS.CertFile == "") != (acct.TLS.KeyFile == "") && (f.changed("cert") || f.changed("key")) {
+		return nil, usageError{errors.New("--cert and --key go together: give both, or neither")}
+	}
+	opts, err := acct.Options(ctx)
+	if err != nil {
+		return nil, configError{err}
+	}
+	if f.changed("tls-versions") {
+		opts.TLS.Versions, _ = parseTLSVersions(f.tlsVersions) // checked by sources
+	}
+	if f.changed("fingerprint") {
+		opts.TLS.Fingerprints = f.fingerprints
+	}
+	opts.Logger = slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey {
 				return slog.Attr{} // a report has no use for it
@@ -144,17 +221,38 @@ func (f *connFlags) network(opts *smtpkit.Options, out io.Writer) error {
 			return a
 		},
 	}))
-	opts.Proxy = f.proxy
-	opts.LocalAddr = f.bind
-	opts.TLS = smtpkit.TLSOptions{
-		Versions:           versions,
-		StrictVersions:     f.tlsStrict,
-		Fingerprints:       f.fingerprints,
-		CertFile:           f.certFile,
-		KeyFile:            f.keyFile,
-		InsecureSkipVerify: f.insecureSkipVerify,
+	if u, err := url.Parse(src.url); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			fmt.Fprintln(errOut, "smtpkit: warning: the password of --url shows in the process list to other users of this machine: "+
+				"put the URL in $SMTPKIT_URL, or the password in $SMTPKIT_PASSWORD")
+		}
 	}
-	return nil
+	s := &session{acct: acct, file: file, opts: opts}
+	if f.verbose {
+		s.transcript = newTranscript(out)
+		opts.Transcript = s.transcript
+	}
+	return s, nil
+}
+
+// onlyExternal reports whether mechs allows only mechanisms that need no secret.
+func onlyExternal(mechs []string) bool {
+	for _, m := range mechs {
+		if m = strings.ToUpper(m); m != "EXTERNAL" && m != "ANONYMOUS" {
+			return false
+		}
+	}
+	return len(mechs) > 0
+}
+
+// warnings prints what the user should know about the settings used.
+func (s *session) warnings(out io.Writer) {
+	if u, err := url.Parse(s.opts.Proxy); err == nil && s.opts.Proxy != "" {
+		fmt.Fprintf(out, "Proxy:        %s\n", u.Redacted())
+	}
+	if s.opts.TLS.InsecureSkipVerify && len(s.opts.TLS.Fingerprints) == 0 {
+		fmt.Fprintln(out, "WARNING:      the certificate was NOT verified (--insecure-skip-verify)")
+	}
 }
 
 // parseTLSVersions parses a list such as "1.2,1.3"; "ssl3" names SSL 3.0.
@@ -181,6 +279,7 @@ func parseTLSVersions(list string) ([]uint16, error) {
 // authFlags say who logs in and how; the secret never comes from a flag,
 // where other users of the machine could see it.
 type authFlags struct {
+	fs             *pflag.FlagSet
 	user           string
 	passwordEnv    string
 	passwordStdin  bool
@@ -191,6 +290,7 @@ type authFlags struct {
 
 // register adds the login flags to fl.
 func (f *authFlags) register(fl *pflag.FlagSet) {
+	f.fs = fl
 	fl.StringVarP(&f.user, "user", "u", "", "user name to log in as")
 	fl.StringVar(&f.passwordEnv, "password-env", "SMTPKIT_PASSWORD", "environment variable that holds the password")
 	fl.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
@@ -200,29 +300,41 @@ func (f *authFlags) register(fl *pflag.FlagSet) {
 		"allow PLAIN, LOGIN and token mechanisms on a connection without TLS, where anyone on the path can read the secret")
 }
 
-// auth builds the login settings, reading the secret from where the flags say.
-func (f *authFlags) auth(stdin io.Reader) (*smtpkit.Auth, error) {
-	if f.user == "" {
-		return nil, usageError{errors.New("--user is needed to log in")}
+func (f *authFlags) changed(name string) bool { return f.fs != nil && f.fs.Changed(name) }
+
+// addTo adds the login flags given to s, reading the password from stdin
+// when --password-stdin says so.
+func (f *authFlags) addTo(s *sources, stdin io.Reader) error {
+	if f.changed("user") {
+		s.sets = append(s.sets, setting{"user", "user", f.user})
 	}
-	a := &smtpkit.Auth{Username: f.user, Mechanisms: f.mechanisms, AllowCleartext: f.allowCleartext}
 	switch {
 	case f.passwordStdin:
 		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && line == "" {
-			return nil, usageError{errors.New("--password-stdin: standard input holds no password")}
+		if line = strings.TrimRight(line, "\r\n"); line == "" {
+			if err == nil {
+				err = errors.New("the first line is empty")
+			}
+			return usageError{fmt.Errorf("--password-stdin: standard input holds no password (%v)", err)}
 		}
-		a.Password = strings.TrimRight(line, "\r\n")
-	case f.passwordEnv != "":
-		a.Password = os.Getenv(f.passwordEnv)
-	}
-	if f.tokenEnv != "" {
-		if a.Token = os.Getenv(f.tokenEnv); a.Token == "" {
-			return nil, usageError{fmt.Errorf("--token-env: $%s is empty", f.tokenEnv)}
+		s.sets = append(s.sets, setting{"password-stdin", "password", line})
+	case f.changed("password-env"):
+		if os.Getenv(f.passwordEnv) == "" {
+			return usageError{fmt.Errorf("no password: $%s is empty", f.passwordEnv)}
 		}
+		s.sets = append(s.sets, setting{"password-env", "password_env", f.passwordEnv})
 	}
-	if a.Password == "" && a.Token == "" {
-		return nil, usageError{fmt.Errorf("no password: set $%s, or use --password-stdin or --token-env", f.passwordEnv)}
+	if f.changed("token-env") {
+		if os.Getenv(f.tokenEnv) == "" {
+			return usageError{fmt.Errorf("--token-env: $%s is empty", f.tokenEnv)}
+		}
+		s.sets = append(s.sets, setting{"token-env", "token_env", f.tokenEnv})
 	}
-	return a, nil
+	if f.changed("auth") {
+		s.sets = append(s.sets, setting{"auth", "auth_mechanisms", strings.Join(f.mechanisms, ",")})
+	}
+	if f.changed("allow-cleartext-auth") {
+		s.sets = append(s.sets, setting{"allow-cleartext-auth", "allow_cleartext_auth", strconv.FormatBool(f.allowCleartext)})
+	}
+	return nil
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
@@ -20,91 +22,251 @@ import (
 type probeFlags struct {
 	conn connFlags
 	demo bool
+	json bool
 }
 
 func newProbeCommand() *cobra.Command {
 	var f probeFlags
 	cmd := &cobra.Command{
-		Use:   "probe [flags] HOST[:PORT]",
-		Short: "Connect to a server and report its greeting, security mode, TLS and capabilities",
+		Use:   "probe [flags] [HOST[:PORT]]",
+		Short: "Connect to a server and report its greeting, security mode, TLS, certificates and capabilities",
 		Long: `Connect to an SMTP server, set up the session in the chosen security mode,
-and report the greeting, the security mode in use, the TLS version, cipher and
-certificate, the capabilities announced after TLS, and how long each phase took.
-Nothing is sent beyond EHLO, STARTTLS and QUIT.`,
+and report what msmtp --serverinfo and more would: the greeting, the
+security mode in use, the TLS version and cipher, each certificate the
+server sent (subject, issuer, validity, names, SHA-256 fingerprint), the
+largest message it takes, its AUTH mechanisms, every capability announced
+after TLS, and how long each phase took. Nothing is sent beyond EHLO,
+STARTTLS and QUIT: probe never logs in, whatever the account says.
+
+With --json the report is one JSON object on standard output (the
+transcript of -v then goes to standard error), failures included:
+  {"command": "probe", "ok": true, "server": "host:port", "greeting": "...",
+   "security": "starttls", "asked_security": "auto",
+   "tls": {"version": "TLS 1.3", "cipher": "...", "certificates": [{"subject": "...",
+     "issuer": "...", "not_before": "RFC 3339", "not_after": "...",
+     "dns_names": [...], "sha256": "AB:CD:..."}]},
+   "capabilities": ["PIPELINING", ...], "size_limit": 10485760,
+   "auth_mechanisms": ["PLAIN", ...],
+   "timings": [{"conn": 1, "phase": "connect", "ms": 0.4}], "total_ms": 5.2,
+   "error": {"phase": "tls", "code": 0, "message": "...", "exit_code": 29},
+   "exit_code": 0}
+size_limit is absent without SIZE, and 0 when SIZE names no limit.
+
+` + settingsHelp,
 		Example: `  smtpkit probe mail.example.com:587
   smtpkit probe --security implicit-tls smtp.example.com:465
   smtpkit probe --security starttls --greeting-timeout 5s -v mx.example.com:25
+  smtpkit probe --account work                    # the server of an account of ~/.msmtprc
   smtpkit probe --proxy socks5h://user:pass@proxy.example:1080 mail.example.com:587
   smtpkit probe --tls-versions 1.2 --fingerprint 5E:A1:...:07 mail.example.com:465
+  smtpkit probe --json mail.example.com:587 | jq .tls.certificates[0].not_after
   smtpkit probe --demo        # probe an embedded local server: no network needed`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if f.demo && len(args) == 0 || !f.demo && len(args) == 1 {
+			if f.demo && len(args) == 0 || !f.demo && len(args) <= 1 {
 				return nil
 			}
 			return usageError{errors.New("probe takes one address (HOST[:PORT]), or --demo and none")}
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runProbe(cmd.Context(), cmd.OutOrStdout(), f, args)
+			return runProbe(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &f, args)
 		},
 	}
-	f.conn.register(cmd.Flags())
+	f.conn.register(cmd.Flags(), defaults{security: smtpkit.SecurityAuto, commandTimeout: 30 * time.Second})
 	cmd.Flags().BoolVar(&f.demo, "demo", false, "start an embedded local STARTTLS server and probe it")
+	cmd.Flags().BoolVar(&f.json, "json", false, "print the report as one JSON object")
 	return cmd
 }
 
-func runProbe(ctx context.Context, out io.Writer, f probeFlags, args []string) error {
+// probeJSON is the report of probe --json.
+type probeJSON struct {
+	Command        string       `json:"command"`
+	OK             bool         `json:"ok"`
+	Demo           bool         `json:"demo,omitempty"`
+	Server         string       `json:"server,omitempty"`
+	Greeting       string       `json:"greeting,omitempty"`
+	Security       string       `json:"security,omitempty"`
+	AskedSecurity  string       `json:"asked_security,omitempty"`
+	Proxy          string       `json:"proxy,omitempty"`
+	TLS            *tlsJSON     `json:"tls,omitempty"`
+	ESMTP          bool         `json:"esmtp"`
+	Capabilities   []string     `json:"capabilities"`
+	SizeLimit      *int64       `json:"size_limit,omitempty"`
+	AuthMechanisms []string     `json:"auth_mechanisms"`
+	Timings        []timingJSON `json:"timings"`
+	TotalMS        float64      `json:"total_ms"`
+	Error          *errorJSON   `json:"error,omitempty"`
+	ExitCode       int          `json:"exit_code"`
+}
+
+type tlsJSON struct {
+	Version      string     `json:"version"`
+	Cipher       string     `json:"cipher"`
+	Certificates []certJSON `json:"certificates"`
+}
+
+type certJSON struct {
+	Subject   string    `json:"subject"`
+	Issuer    string    `json:"issuer"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	DNSNames  []string  `json:"dns_names,omitempty"`
+	SHA256    string    `json:"sha256"`
+}
+
+type timingJSON struct {
+	Conn      int     `json:"conn"`
+	Phase     string  `json:"phase"`
+	MS        float64 `json:"ms"`
+	Abandoned bool    `json:"abandoned,omitempty"`
+	Error     string  `json:"error,omitempty"`
+}
+
+func runProbe(ctx context.Context, out, errOut io.Writer, f *probeFlags, args []string) (err error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	opts, err := f.conn.options(out)
+	report := &probeJSON{Command: "probe", Demo: f.demo, Capabilities: []string{}, AuthMechanisms: []string{}, Timings: []timingJSON{}}
+	var tr *transcript
+	if f.json {
+		defer func() {
+			report.OK = err == nil
+			report.Error = newErrorJSON(err)
+			report.ExitCode = exitCode(err)
+			if werr := writeJSON(out, report); werr != nil && err == nil {
+				err = werr
+			}
+		}()
+	}
+	defer func() {
+		if err != nil && tr != nil {
+			tr.error(err)
+		}
+	}()
+	host := ""
+	if len(args) > 0 {
+		host = args[0]
+	}
+	src, err := f.conn.sources(host)
 	if err != nil {
 		return err
 	}
-	var addr string
 	if f.demo {
 		srv := smtptest.NewServer(smtptest.StartTLS)
 		defer srv.Close()
-		addr = srv.Addr
-		opts.TLSConfig = smtptest.ClientTLSConfig()
-		fmt.Fprintf(out, "Demo: an embedded STARTTLS server listens on %s\n\n", addr)
-	} else {
-		addr = args[0]
+		src.server, src.noFiles = srv.Addr, true
+		if !f.json {
+			fmt.Fprintf(out, "Demo: an embedded STARTTLS server listens on %s\n\n", srv.Addr)
+		}
 	}
-	var timings []smtpkit.TraceEvent
-	opts.Trace = &smtpkit.Trace{PhaseDone: func(e smtpkit.TraceEvent) {
-		timings = append(timings, e)
-	}}
-
-	start := time.Now()
-	c, err := smtpkit.Dial(ctx, addr, opts)
+	transcriptOut := out
+	if f.json {
+		transcriptOut = errOut
+	}
+	s, err := f.conn.session(ctx, src, loginNever, transcriptOut, errOut)
 	if err != nil {
 		return err
 	}
+	tr = s.transcript
+	printWarnings(errOut, s.file)
+	if f.demo {
+		s.opts.TLSConfig = smtptest.ClientTLSConfig()
+	}
+	report.Server, report.AskedSecurity, report.Proxy = s.addr(), s.opts.Security.String(), redactedURL(s.opts.Proxy)
+	var timings []smtpkit.TraceEvent
+	s.opts.Trace = &smtpkit.Trace{PhaseDone: func(e smtpkit.TraceEvent) {
+		timings = append(timings, e)
+	}}
+	if tr != nil {
+		tr.info("Trying %s (security %s)", s.addr(), s.opts.Security)
+	}
+	start := time.Now()
+	c, err := smtpkit.Dial(ctx, s.addr(), s.opts)
 	total := time.Since(start)
-	f.conn.warnings(out)
-	report(out, c, opts.Security, timings, total)
+	report.fill(c, timings, total)
+	if err != nil {
+		return err
+	}
+	if !f.json {
+		s.warnings(out)
+		printProbe(out, c, s.opts.Security, timings, total)
+	}
 	return c.Quit(ctx)
 }
 
-func report(out io.Writer, c *smtpkit.Client, asked smtpkit.Security, timings []smtpkit.TraceEvent, total time.Duration) {
+// redactedURL returns u with its password hidden, "" for "".
+func redactedURL(u string) string {
+	if u == "" {
+		return ""
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(an unparsable URL, not shown)"
+	}
+	return p.Redacted()
+}
+
+// fill records what the session found; c is nil when Dial failed.
+func (r *probeJSON) fill(c *smtpkit.Client, timings []smtpkit.TraceEvent, total time.Duration) {
+	r.TotalMS = ms(total)
+	session := 0
+	if c != nil && len(timings) > 0 {
+		session = timings[len(timings)-1].Conn
+	}
+	for _, t := range timings {
+		tj := timingJSON{Conn: t.Conn, Phase: string(t.Phase), MS: ms(t.Elapsed), Abandoned: session != 0 && t.Conn != session}
+		if t.Err != nil {
+			tj.Error = t.Err.Error()
+		}
+		r.Timings = append(r.Timings, tj)
+	}
+	if c == nil {
+		return
+	}
+	r.Server = c.Addr()
+	r.Greeting = c.Greeting().String()
+	r.Security = c.Security().String()
+	if st, ok := c.TLSConnectionState(); ok {
+		t := &tlsJSON{Version: tls.VersionName(st.Version), Cipher: tls.CipherSuiteName(st.CipherSuite), Certificates: []certJSON{}}
+		for _, cert := range st.PeerCertificates {
+			t.Certificates = append(t.Certificates, certJSON{
+				Subject: cert.Subject.String(), Issuer: cert.Issuer.String(),
+				NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(),
+				DNSNames: cert.DNSNames, SHA256: certFingerprint(cert),
+			})
+		}
+		r.TLS = t
+	}
+	caps := c.Capabilities()
+	r.ESMTP = caps.ESMTP()
+	r.Capabilities = append(r.Capabilities, caps.Lines()...)
+	if limit, ok := caps.Size(); ok {
+		r.SizeLimit = &limit
+	}
+	r.AuthMechanisms = append(r.AuthMechanisms, caps.AuthMechanisms()...)
+}
+
+func printProbe(out io.Writer, c *smtpkit.Client, asked smtpkit.Security, timings []smtpkit.TraceEvent, total time.Duration) {
 	fmt.Fprintf(out, "Server:       %s\n", c.Addr())
 	fmt.Fprintf(out, "Greeting:     %s\n", c.Greeting())
 	fmt.Fprintf(out, "Security:     %s (asked for %s)\n", c.Security(), asked)
 	if st, ok := c.TLSConnectionState(); ok {
 		fmt.Fprintf(out, "TLS:          %s, %s\n", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
-		if len(st.PeerCertificates) > 0 {
-			cert := st.PeerCertificates[0]
-			sum := sha256.Sum256(cert.Raw)
-			fmt.Fprintf(out, "Certificate:  %s\n", cert.Subject)
-			fmt.Fprintf(out, "  issuer:     %s\n", cert.Issuer)
-			fmt.Fprintf(out, "  valid:      %s to %s\n", cert.NotBefore.UTC().Format(time.DateOnly), cert.NotAfter.UTC().Format(time.DateOnly))
-			if len(cert.DNSNames) > 0 {
-				fmt.Fprintf(out, "  names:      %s\n", strings.Join(cert.DNSNames, ", "))
-			}
-			fmt.Fprintf(out, "  SHA-256:    %s\n", fingerprint(sum[:]))
-		}
+		printChain(out, st.PeerCertificates)
 	}
 	caps := c.Capabilities()
+	switch limit, ok := caps.Size(); {
+	case !ok:
+		fmt.Fprintln(out, "Size limit:   not announced (no SIZE)")
+	case limit == 0:
+		fmt.Fprintln(out, "Size limit:   none (SIZE 0)")
+	default:
+		fmt.Fprintf(out, "Size limit:   %s (%d bytes)\n", humanBytes(limit), limit)
+	}
+	if mechs := caps.AuthMechanisms(); len(mechs) > 0 {
+		fmt.Fprintf(out, "AUTH:         %s\n", strings.Join(mechs, " "))
+	} else {
+		fmt.Fprintln(out, "AUTH:         none offered")
+	}
 	if !caps.ESMTP() {
 		fmt.Fprintln(out, "Capabilities: none (the server accepted only HELO)")
 	} else {
@@ -114,7 +276,10 @@ func report(out io.Writer, c *smtpkit.Client, asked smtpkit.Security, timings []
 		}
 	}
 	fmt.Fprintln(out, "Timings:")
-	session := timings[len(timings)-1].Conn // the connection that finished the session
+	session := 0
+	if len(timings) > 0 {
+		session = timings[len(timings)-1].Conn // the connection that finished the session
+	}
 	for _, t := range timings {
 		note := ""
 		if t.Conn != session {
@@ -129,7 +294,46 @@ func report(out io.Writer, c *smtpkit.Client, asked smtpkit.Security, timings []
 	fmt.Fprintf(out, "     %-9s %8.2f ms\n", "total", ms(total))
 }
 
+// printChain prints each certificate the server sent, its own first.
+func printChain(out io.Writer, chain []*x509.Certificate) {
+	switch len(chain) {
+	case 0:
+		fmt.Fprintln(out, "Certificates: none")
+		return
+	case 1:
+		fmt.Fprintln(out, "Certificates: 1, the server's own")
+	default:
+		fmt.Fprintf(out, "Certificates: %d, the server's own first\n", len(chain))
+	}
+	now := time.Now()
+	for i, cert := range chain {
+		fmt.Fprintf(out, "  [%d] subject: %s\n", i, cert.Subject)
+		fmt.Fprintf(out, "      issuer:  %s\n", cert.Issuer)
+		validity := ""
+		switch {
+		case now.After(cert.NotAfter):
+			validity = " (EXPIRED)"
+		case now.Before(cert.NotBefore):
+			validity = " (NOT YET VALID)"
+		default:
+			validity = fmt.Sprintf(" (expires in %d days)", int(cert.NotAfter.Sub(now).Hours()/24))
+		}
+		fmt.Fprintf(out, "      valid:   %s to %s%s\n", cert.NotBefore.UTC().Format(time.DateOnly),
+			cert.NotAfter.UTC().Format(time.DateOnly), validity)
+		if len(cert.DNSNames) > 0 {
+			fmt.Fprintf(out, "      names:   %s\n", strings.Join(cert.DNSNames, ", "))
+		}
+		fmt.Fprintf(out, "      SHA-256: %s\n", certFingerprint(cert))
+	}
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// certFingerprint returns the SHA-256 of the certificate, as AB:CD:...
+func certFingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return fingerprint(sum[:])
+}
 
 func fingerprint(sum []byte) string {
 	var b strings.Builder

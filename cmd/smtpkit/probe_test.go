@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,7 +20,44 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	os.Exit(testMain(m))
+}
+
+// testMain builds the binary the tests run (and a link to it named
+// sendmail), keeps the in-process tests away from the machine's own
+// settings, runs the tests, and then checks for leaked goroutines as
+// goleak.VerifyTestMain does.
+func testMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "smtpkit-cli-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := buildBinaries(filepath.Join(dir, "bin")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	home := filepath.Join(dir, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	os.Setenv("HOME", home)
+	os.Unsetenv("XDG_CONFIG_HOME")
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "SMTPKIT_") {
+			os.Unsetenv(name)
+		}
+	}
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: errors on successful test run: %v\n", err)
+			code = 1
+		}
+	}
+	return code
 }
 
 // run runs the command line args and returns its output and exit code.
@@ -63,7 +101,7 @@ func TestProbeImplicitTLSWithCAFile(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	for _, want := range []string{"Security:     implicit-tls (asked for implicit-tls)", "C: EHLO", "S: 220 ", "* TLS up", "C: QUIT"} {
+	for _, want := range []string{"Security:     implicit-tls (asked for implicit-tls)", " ~> EHLO", "<~  220 ", "=== TLS up", " ~> QUIT"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -198,7 +236,7 @@ func TestProbeBind(t *testing.T) {
 	srv := smtptest.NewServer(smtptest.Plain)
 	defer srv.Close()
 	out, code := run(t, "probe", "-s", "none", "--bind", "127.0.0.2", "-v", srv.Addr)
-	if code != 0 || !strings.Contains(out, "C: EHLO [127.0.0.2]") {
+	if code != 0 || !strings.Contains(out, " -> EHLO [127.0.0.2]") {
 		t.Errorf("exit %d, want 0 and an EHLO from 127.0.0.2:\n%s", code, out)
 	}
 	out, code = run(t, "probe", "-s", "none", "--bind", "192.0.2.7", srv.Addr)

@@ -1,0 +1,643 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/smtpkit/smtpkit"
+	"github.com/smtpkit/smtpkit/smtptest"
+)
+
+// sendFlags are the settings of the send command.
+type sendFlags struct {
+	conn connFlags
+	auth authFlags
+
+	from        string
+	to, cc, bcc []string
+	subject     string
+	body        string
+	bodyFile    string
+	attach      []string
+	headers     []string
+
+	dir         string
+	mbox        string
+	connections int
+	noProgress  bool
+
+	json bool
+	demo bool
+}
+
+func newSendCommand() *cobra.Command {
+	var f sendFlags
+	cmd := &cobra.Command{
+		Use:   "send [flags] [FILE|-]",
+		Short: "Send a message from a file or standard input, composed from flags, or many from a directory or an mbox",
+		Long: `Send one message, or many over a pool of connections.
+
+One message comes from FILE, from standard input (FILE "-" or none), or is
+composed from flags: --subject, --body or --body-file, --header and
+--attach (repeatable). A composed message has From, To, Cc, Subject, Date
+and Message-ID fields, a text/plain body, and with attachments is a MIME
+multipart/mixed message whose attachments are base64.
+
+Many messages come from --dir DIR (every *.eml file, in name order) or
+--mbox FILE (split at its "From " lines, ">From " unescaped), and go over up
+to --connections connections at once, pipelined when the server allows. A
+progress bar shows on standard error when it is a terminal; a summary
+follows: how many messages were accepted, and the refusals grouped by the
+server's reply.
+
+The envelope: the sender is --from, else from in the account (environment
+SMTPKIT_FROM, or the file), else the message's From field; the recipients
+are --to, --cc and --bcc, else the message's To, Cc and Bcc fields. The Bcc
+field is never sent. A file's message is sent as it is otherwise.
+
+Exit code 3 means some messages or recipients were refused and others
+accepted; when all failed, the code is that of the first failure's phase.
+
+With --json the result is one JSON object on standard output, for one
+message as for many (the transcript of -v then goes to standard error):
+  {"command": "send", "ok": false, "server": "host:port",
+   "messages": [{"source": "a.eml", "from": "...", "to": [...], "ok": true,
+     "accepted": [...], "refused": [{"address": "...", "code": 550,
+     "enhanced": "5.1.1", "text": "..."}], "reply": {"code": 250, "text": "..."},
+     "error": {"phase": "rcpt", "code": 550, "message": "...", "exit_code": 24}}],
+   "summary": {"messages": 2, "sent": 1, "failed": 1, "recipients_accepted": 1,
+     "recipients_refused": 1, "refusals": [{"reply": "550 5.1.1 ...",
+     "phase": "rcpt", "count": 1, "examples": ["b.eml: bob@example.org"]}]},
+   "error": {...}, "exit_code": 3}
+"sent" counts messages the server took for at least one recipient, "ok"
+those it took for all. With --demo, "demo_received" lists what the demo
+server received: {"from", "to", "tls", "data"}.
+
+` + settingsHelp,
+		Example: `  smtpkit send --server mail.example.com:587 -u me --from me@example.com --to you@example.org message.eml
+  smtpkit send --account work --to you@example.org --subject Report --body-file report.txt --attach report.pdf
+  some-program | smtpkit send --account work -        # envelope from the message's From, To, Cc, Bcc
+  smtpkit send --account work --dir outbox/ --connections 8 --json > result.json
+  smtpkit send --account work --mbox sent.mbox
+  smtpkit send --demo -v      # send to an embedded local server and show what it received`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageError{errors.New("send takes at most one FILE (or - for standard input)")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSend(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &f, args)
+		},
+	}
+	fl := cmd.Flags()
+	f.conn.register(fl, defaults{security: smtpkit.SecurityTLSAuto, commandTimeout: smtpkit.DefaultCommandTimeout})
+	f.auth.register(fl)
+	fl.StringVar(&f.from, "from", "", "the sender, such as me@example.com or \"Me <me@example.com>\" (default: from in the account, else the message's From)")
+	fl.StringArrayVar(&f.to, "to", nil, "a recipient (repeatable, or a comma-separated list)")
+	fl.StringArrayVar(&f.cc, "cc", nil, "a recipient shown in the Cc field of a composed message (repeatable)")
+	fl.StringArrayVar(&f.bcc, "bcc", nil, "a recipient shown in no field (repeatable)")
+	fl.StringVar(&f.subject, "subject", "", "compose a message with this subject")
+	fl.StringVar(&f.body, "body", "", "compose a message with this text")
+	fl.StringVar(&f.bodyFile, "body-file", "", "compose a message with the text of this file (- for standard input)")
+	fl.StringArrayVar(&f.attach, "attach", nil, "compose a message with this file attached (repeatable)")
+	fl.StringArrayVar(&f.headers, "header", nil, "add this field, such as \"Reply-To: me@example.com\", to a composed message (repeatable)")
+	fl.StringVar(&f.dir, "dir", "", "send every *.eml file of this directory")
+	fl.StringVar(&f.mbox, "mbox", "", "send every message of this mbox file")
+	fl.IntVar(&f.connections, "connections", 4, "with --dir or --mbox: connections used at once")
+	fl.BoolVar(&f.noProgress, "no-progress", false, "with --dir or --mbox: no progress bar, even on a terminal")
+	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object")
+	fl.BoolVar(&f.demo, "demo", false, "send to an embedded local STARTTLS server and show what it received")
+	return cmd
+}
+
+// sendJSON is the result of send --json.
+type sendJSON struct {
+	Command  string         `json:"command"`
+	OK       bool           `json:"ok"`
+	Demo     bool           `json:"demo,omitempty"`
+	Server   string         `json:"server,omitempty"`
+	Messages []*messageJSON `json:"messages"`
+	Summary  summaryJSON    `json:"summary"`
+	Received []receivedJSON `json:"demo_received,omitempty"`
+	Error    *errorJSON     `json:"error,omitempty"`
+	ExitCode int            `json:"exit_code"`
+}
+
+type messageJSON struct {
+	Source   string        `json:"source"`
+	From     string        `json:"from"`
+	To       []string      `json:"to"`
+	OK       bool          `json:"ok"`
+	Accepted []string      `json:"accepted"`
+	Refused  []refusalJSON `json:"refused"`
+	Reply    *replyJSON    `json:"reply,omitempty"`
+	Error    *errorJSON    `json:"error,omitempty"`
+
+	err error
+}
+
+type refusalJSON struct {
+	Address  string `json:"address"`
+	Code     int    `json:"code"`
+	Enhanced string `json:"enhanced,omitempty"`
+	Text     string `json:"text"`
+}
+
+type summaryJSON struct {
+	Messages           int          `json:"messages"`
+	Sent               int          `json:"sent"`
+	Failed             int          `json:"failed"`
+	RecipientsAccepted int          `json:"recipients_accepted"`
+	RecipientsRefused  int          `json:"recipients_refused"`
+	Refusals           []*groupJSON `json:"refusals"`
+}
+
+// groupJSON is the refusals and failures that share a reply (or an error).
+type groupJSON struct {
+	Reply    string   `json:"reply"`
+	Phase    string   `json:"phase,omitempty"`
+	Count    int      `json:"count"`
+	Examples []string `json:"examples"`
+}
+
+type receivedJSON struct {
+	From string   `json:"from"`
+	To   []string `json:"to"`
+	TLS  bool     `json:"tls"`
+	User string   `json:"user,omitempty"`
+	Data string   `json:"data"`
+}
+
+// maxExamples bounds the examples of a group.
+const maxExamples = 5
+
+func runSend(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *sendFlags, args []string) (err error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	result := &sendJSON{Command: "send", Demo: f.demo, Messages: []*messageJSON{}, Summary: summaryJSON{Refusals: []*groupJSON{}}}
+	var tr *transcript
+	defer func() {
+		if err != nil && tr != nil {
+			tr.error(err)
+		}
+		if f.json {
+			result.OK = err == nil
+			result.Error = newErrorJSON(err)
+			result.ExitCode = exitCode(err)
+			if werr := writeJSON(out, result); werr != nil && err == nil {
+				err = werr
+			}
+		}
+	}()
+	fl := f.conn.fs
+	compose := fl.Changed("subject") || fl.Changed("body") || fl.Changed("body-file") || fl.Changed("attach") || fl.Changed("header")
+	bulk := f.dir != "" || f.mbox != ""
+	file := ""
+	if len(args) > 0 {
+		file = args[0]
+	}
+	switch {
+	case f.dir != "" && f.mbox != "":
+		return usageError{errors.New("give --dir or --mbox, not both")}
+	case bulk && (compose || file != ""):
+		return usageError{errors.New("--dir and --mbox send the messages they hold: they take no FILE, --subject, --body or --attach")}
+	case compose && file != "":
+		return usageError{errors.New("send a FILE, or compose a message with --subject, --body, --attach: not both")}
+	case fl.Changed("body") && fl.Changed("body-file"):
+		return usageError{errors.New("give --body or --body-file, not both")}
+	case f.connections < 1:
+		return usageError{errors.New("--connections: want 1 or more")}
+	}
+	if f.demo && !compose && !bulk && file == "" {
+		compose = true
+		f.subject = "Hello from smtpkit"
+		f.body = "This message went to the embedded demo server, through smtpkit's Client.Send.\n"
+	}
+	readsStdin := !compose && !bulk && (file == "" || file == "-") || f.bodyFile == "-"
+	if readsStdin && f.auth.passwordStdin {
+		return usageError{errors.New("--password-stdin cannot be used when the message comes from standard input")}
+	}
+
+	src, err := f.conn.sources("")
+	if err != nil {
+		return err
+	}
+	if err := f.auth.addTo(src, stdin); err != nil {
+		return err
+	}
+	if fl.Changed("from") {
+		src.sets = append(src.sets, setting{"from", "from", f.from})
+	}
+	var demo *smtptest.Server
+	if f.demo {
+		demo = smtptest.NewServer(smtptest.StartTLS)
+		defer demo.Close()
+		src.server, src.noFiles = demo.Addr, true
+		if compose && !fl.Changed("from") {
+			src.sets = append(src.sets, setting{"from", "from", "Demo Sender <sender@example.com>"})
+		}
+		if compose && len(f.to)+len(f.cc)+len(f.bcc) == 0 {
+			f.to = []string{"Demo Recipient <recipient@example.org>"}
+		}
+		if !f.json {
+			fmt.Fprintf(out, "Demo: an embedded STARTTLS server listens on %s\n\n", demo.Addr)
+		}
+	}
+	transcriptOut := out
+	if f.json {
+		transcriptOut = errOut
+	}
+	s, err := f.conn.session(ctx, src, loginAsAccount, transcriptOut, errOut)
+	if err != nil {
+		return err
+	}
+	tr = s.transcript
+	printWarnings(errOut, s.file)
+	if demo != nil {
+		s.opts.TLSConfig = smtptest.ClientTLSConfig()
+	}
+	result.Server = s.addr()
+	if !f.json {
+		s.warnings(out)
+	}
+	if tr != nil {
+		tr.info("Trying %s (security %s)", s.addr(), s.opts.Security)
+	}
+	defer func() {
+		if demo != nil {
+			result.Received = received(demo)
+			if !f.json {
+				printReceived(out, result.Received, !bulk)
+			}
+		}
+	}()
+
+	to, err := expandAddresses(f.to)
+	if err != nil {
+		return err
+	}
+	cc, err := expandAddresses(f.cc)
+	if err != nil {
+		return err
+	}
+	bcc, err := expandAddresses(f.bcc)
+	if err != nil {
+		return err
+	}
+	rule := envelope{from: s.acct.From, to: slices.Concat(to, cc, bcc)}
+	if bulk {
+		return sendBulk(ctx, out, errOut, f, s, rule, result)
+	}
+
+	var msg *message
+	switch {
+	case compose:
+		m, wait, err := f.composed(stdin, s.acct.From, rule)
+		if err != nil {
+			return err
+		}
+		defer wait()
+		msg = m
+	case file == "" || file == "-":
+		br := bufio.NewReader(stdin)
+		h, err := readHeader(br)
+		if err != nil {
+			return fmt.Errorf("standard input: %w", err)
+		}
+		msg = &message{source: "standard input"}
+		if msg.env, err = rule.of(h); err != nil {
+			return err
+		}
+		h.remove("Bcc")
+		msg.r = io.MultiReader(bytes.NewReader(h.bytes()), br)
+	default:
+		open := func() (io.ReadCloser, error) { return os.Open(file) }
+		msg = fileMessage(file, rule, open)
+		if msg.err != nil {
+			return msg.err
+		}
+		defer msg.r.(*lazyMessage).Close()
+		if info, err := os.Stat(file); err == nil {
+			lm := msg.r.(*lazyMessage)
+			msg.env.Size = info.Size() - lm.skip + int64(len(lm.head))
+		}
+	}
+	mj := &messageJSON{Source: msg.source, From: msg.env.From, To: msg.env.To, Accepted: []string{}, Refused: []refusalJSON{}}
+	result.Messages = append(result.Messages, mj)
+	c, err := smtpkit.Dial(ctx, s.addr(), s.opts)
+	if err != nil {
+		mj.record(nil, err)
+		result.Summary = summarize(result.Messages)
+		return err
+	}
+	res, err := c.Send(ctx, &msg.env, msg.r)
+	c.Quit(ctx)
+	mj.record(res, err)
+	result.Summary = summarize(result.Messages)
+	if !f.json {
+		printSent(out, mj, c)
+	}
+	if err != nil {
+		return err
+	}
+	if n := len(mj.Refused); n > 0 {
+		return &partialError{failed: n, total: len(msg.env.To), what: "recipients"}
+	}
+	return nil
+}
+
+// composed builds the message the flags describe.
+func (f *sendFlags) composed(stdin io.Reader, from string, rule envelope) (*message, func(), error) {
+	if from == "" {
+		return nil, nil, usageError{errors.New("no sender: give --from, or set from in the account")}
+	}
+	sender, err := parseAddress(from)
+	if err != nil {
+		return nil, nil, usageError{fmt.Errorf("--from: %w", err)}
+	}
+	if len(rule.to) == 0 {
+		return nil, nil, usageError{errors.New("no recipient: give --to, --cc or --bcc")}
+	}
+	c := newComposed(sender)
+	c.subject, c.body, c.attachments = f.subject, []byte(f.body), f.attach
+	for _, list := range []struct {
+		flags []string
+		dst   *[]*mail.Address
+	}{{f.to, &c.to}, {f.cc, &c.cc}} {
+		for _, arg := range list.flags {
+			for _, part := range splitOutsideQuotes(arg) {
+				if strings.TrimSpace(part) == "" {
+					continue
+				}
+				a, err := parseAddress(part)
+				if err != nil {
+					return nil, nil, usageError{err}
+				}
+				*list.dst = append(*list.dst, a)
+			}
+		}
+	}
+	for _, h := range f.headers {
+		name, value, ok := strings.Cut(h, ":")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || fieldName([]byte(name+":")) == "" || strings.ContainsAny(value, "\r\n") {
+			return nil, nil, usageError{fmt.Errorf("--header %q: want Name: value, on one line", h)}
+		}
+		c.headers = append(c.headers, [2]string{name, value})
+	}
+	switch f.bodyFile {
+	case "":
+	case "-":
+		if c.body, err = io.ReadAll(stdin); err != nil {
+			return nil, nil, inputError{fmt.Errorf("--body-file -: %w", err)}
+		}
+	default:
+		if c.body, err = os.ReadFile(f.bodyFile); err != nil {
+			return nil, nil, inputError{fmt.Errorf("--body-file: %w", err)}
+		}
+	}
+	size, err := c.size() // reads the attachments: a missing one fails now
+	if err != nil {
+		return nil, nil, err
+	}
+	r, wait := c.reader()
+	env := smtpkit.Envelope{From: sender.Address, To: rule.to, Size: size}
+	return &message{source: "composed", env: env, r: r}, wait, nil
+}
+
+// record keeps what the server did with the message.
+func (m *messageJSON) record(res *smtpkit.Result, err error) {
+	m.err = err
+	m.Error = newErrorJSON(err)
+	if res != nil {
+		m.Accepted = append(m.Accepted, res.Accepted()...)
+		for _, r := range res.Refused() {
+			m.Refused = append(m.Refused, refusalJSON{Address: r.Address, Code: r.Reply.Code,
+				Enhanced: enhanced(r.Reply.Enhanced), Text: r.Reply.Text()})
+		}
+		m.Reply = newReplyJSON(res.Reply)
+	}
+	m.OK = err == nil && len(m.Refused) == 0
+}
+
+// summarize counts the results and groups the refusals by reply.
+func summarize(msgs []*messageJSON) summaryJSON {
+	s := summaryJSON{Messages: len(msgs), Refusals: []*groupJSON{}}
+	groups := map[string]*groupJSON{}
+	add := func(reply, phase, example string) {
+		g := groups[reply]
+		if g == nil {
+			g = &groupJSON{Reply: reply, Phase: phase, Examples: []string{}}
+			groups[reply] = g
+			s.Refusals = append(s.Refusals, g)
+		}
+		g.Count++
+		if len(g.Examples) < maxExamples {
+			g.Examples = append(g.Examples, example)
+		}
+	}
+	for _, m := range msgs {
+		if m.err == nil {
+			s.Sent++
+		} else {
+			s.Failed++
+		}
+		s.RecipientsAccepted += len(m.Accepted)
+		s.RecipientsRefused += len(m.Refused)
+		for _, r := range m.Refused {
+			add(replyLine(r.Code, r.Enhanced, r.Text), string(smtpkit.PhaseRcpt), m.Source+": "+r.Address)
+		}
+		if m.err != nil && !(errors.Is(m.err, smtpkit.ErrAllRecipientsRefused) && len(m.Refused) > 0) {
+			reply, phase := m.err.Error(), ""
+			var e *smtpkit.Error
+			if errors.As(m.err, &e) {
+				phase = string(e.Phase)
+				if e.Code != 0 {
+					reply = replyLine(e.Code, enhanced(e.Enhanced), e.Message)
+				}
+			}
+			add(reply, phase, m.Source)
+		}
+	}
+	slices.SortStableFunc(s.Refusals, func(a, b *groupJSON) int { return b.Count - a.Count })
+	return s
+}
+
+// replyLine formats a reply on one line, such as "550 5.1.1 no such user".
+func replyLine(code int, enhanced, text string) string {
+	parts := []string{fmt.Sprint(code)}
+	if enhanced != "" {
+		parts = append(parts, enhanced)
+	}
+	if line, _, _ := strings.Cut(text, "\n"); line != "" {
+		parts = append(parts, line)
+	}
+	return strings.Join(parts, " ")
+}
+
+// printSent prints the outcome of sending one message.
+func printSent(out io.Writer, m *messageJSON, c *smtpkit.Client) {
+	fmt.Fprintf(out, "Message:      %s, from <%s> to %d recipient(s)\n", m.Source, m.From, len(m.To))
+	fmt.Fprintf(out, "Server:       %s, %s\n", c.Addr(), describeSecurity(c))
+	if len(m.Accepted) > 0 {
+		fmt.Fprintf(out, "Accepted:     %s\n", strings.Join(m.Accepted, ", "))
+	}
+	for _, r := range m.Refused {
+		fmt.Fprintf(out, "Refused:      %s: %s\n", r.Address, replyLine(r.Code, r.Enhanced, r.Text))
+	}
+	if m.Reply != nil {
+		fmt.Fprintf(out, "Reply:        %s\n", replyLine(m.Reply.Code, m.Reply.Enhanced, m.Reply.Text))
+	}
+}
+
+// received lists what the demo server got.
+func received(srv *smtptest.Server) []receivedJSON {
+	var out []receivedJSON
+	for _, m := range srv.Messages() {
+		out = append(out, receivedJSON{From: m.From, To: m.To, TLS: m.TLS, User: m.User, Data: string(m.Data)})
+	}
+	return out
+}
+
+// printReceived shows what the demo server received, the data too when full.
+func printReceived(out io.Writer, msgs []receivedJSON, full bool) {
+	fmt.Fprintf(out, "\nThe demo server received %d message(s):\n", len(msgs))
+	for _, m := range msgs {
+		tls := "without TLS"
+		if m.TLS {
+			tls = "over TLS"
+		}
+		fmt.Fprintf(out, "  MAIL FROM:<%s> RCPT TO:<%s> %s, %d bytes\n", m.From, strings.Join(m.To, ">,<"), tls, len(m.Data))
+		if !full {
+			continue
+		}
+		for _, line := range strings.Split(strings.TrimSuffix(m.Data, "\r\n"), "\r\n") {
+			fmt.Fprintf(out, "  | %s\n", line)
+		}
+	}
+}
+
+// sendBulk sends the messages of --dir or --mbox over a Pool.
+func sendBulk(ctx context.Context, out, errOut io.Writer, f *sendFlags, s *session, rule envelope, result *sendJSON) error {
+	var msgs []*message
+	var err error
+	if f.dir != "" {
+		msgs, err = dirMessages(f.dir, rule)
+	} else {
+		var mbox *os.File
+		if mbox, err = os.Open(f.mbox); err != nil {
+			return inputError{fmt.Errorf("--mbox: %w", err)}
+		}
+		defer mbox.Close()
+		msgs, err = mboxMessages(mbox, rule)
+	}
+	if err != nil {
+		return err
+	}
+	var mails []smtpkit.Mail
+	var sent []*messageJSON // the entries of the mails, in order
+	var bar *progress
+	if !f.noProgress && isTerminal(errOut) {
+		bar = startProgress(errOut, len(msgs))
+	}
+	for _, m := range msgs {
+		mj := &messageJSON{Source: m.source, From: m.env.From, To: m.env.To, Accepted: []string{}, Refused: []refusalJSON{}}
+		if mj.To == nil {
+			mj.To = []string{}
+		}
+		result.Messages = append(result.Messages, mj)
+		if m.err != nil {
+			mj.record(nil, m.err)
+			if bar != nil {
+				bar.add()
+			}
+			continue
+		}
+		lm := m.r.(*lazyMessage)
+		if bar != nil {
+			lm.done = bar.add
+		}
+		mails = append(mails, smtpkit.Mail{Envelope: m.env, Message: lm})
+		sent = append(sent, mj)
+	}
+	if len(mails) > 0 {
+		pool := &smtpkit.Pool{Addr: s.addr(), Options: s.opts, MaxConns: f.connections}
+		results := pool.SendAll(ctx, mails)
+		pool.Close(ctx)
+		for i, r := range results {
+			sent[i].record(r.Result, r.Err)
+			mails[i].Message.(*lazyMessage).Close()
+		}
+	}
+	if bar != nil {
+		bar.finish()
+	}
+	result.Summary = summarize(result.Messages)
+	if !f.json {
+		printSummary(out, f, s, result)
+	}
+	var first error
+	bad := 0
+	for _, m := range result.Messages {
+		if !m.OK {
+			bad++
+		}
+		if m.err != nil && first == nil {
+			first = m.err
+		}
+	}
+	switch {
+	case bad == 0:
+		return nil
+	case result.Summary.Sent == 0:
+		return first
+	}
+	return &partialError{failed: bad, total: len(result.Messages), what: "messages"}
+}
+
+// printSummary prints the outcome of a bulk send.
+func printSummary(out io.Writer, f *sendFlags, s *session, r *sendJSON) {
+	from := f.dir
+	if from == "" {
+		from = f.mbox
+	}
+	sum := r.Summary
+	fmt.Fprintf(out, "Messages:     %d from %s\n", sum.Messages, from)
+	fmt.Fprintf(out, "Server:       %s, up to %d connection(s)\n", s.addr(), f.connections)
+	fmt.Fprintf(out, "Accepted:     %d message(s), for %d recipient(s)\n", sum.Sent, sum.RecipientsAccepted)
+	if sum.Failed > 0 {
+		fmt.Fprintf(out, "Failed:       %d message(s)\n", sum.Failed)
+	}
+	if sum.RecipientsRefused > 0 {
+		fmt.Fprintf(out, "Refused:      %d recipient(s)\n", sum.RecipientsRefused)
+	}
+	if len(sum.Refusals) == 0 {
+		return
+	}
+	fmt.Fprintln(out, "Refusals and failures, by reply:")
+	for _, g := range sum.Refusals {
+		phase := ""
+		if g.Phase != "" {
+			phase = " [" + g.Phase + "]"
+		}
+		fmt.Fprintf(out, "  %4d × %s%s\n", g.Count, g.Reply, phase)
+		for _, e := range g.Examples {
+			fmt.Fprintf(out, "         %s\n", e)
+		}
+		if g.Count > len(g.Examples) {
+			fmt.Fprintf(out, "         ... and %d more\n", g.Count-len(g.Examples))
+		}
+	}
+}

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/smtpkit/smtpkit"
+)
+
+func TestTranscriptMarkers(t *testing.T) {
+	var out strings.Builder
+	tr := newTranscript(&out)
+	in := []string{
+		"S: 220 mx.test ESMTP", "C: EHLO [127.0.0.1]", "S: 250-mx.test", "S: 250 STARTTLS", "C: STARTTLS",
+		"S: 220 go ahead", "* TLS up: TLS 1.3, TLS_AES_128_GCM_SHA256, server certificate CN=mx.test",
+		"C: EHLO [127.0.0.1]", "S: 250 mx.test", "C: AUTH PLAIN <redacted>", "S: 535 5.7.8 no", "C: QUIT", "S: 221 bye",
+		// A second connection, implicit TLS: the handshake comes before the greeting.
+		"* TLS up: TLS 1.3, TLS_AES_128_GCM_SHA256, server certificate CN=mx.test", "S: 220-mx.test", "S: 220 ESMTP", "C: QUIT",
+		// A third, plaintext: its greeting ends TLS.
+		"S: 220 plain.test", "C: EHLO x", "S: 550 no",
+	}
+	// Split writes: the adapter must put lines back together.
+	text := strings.Join(in, "\n") + "\n"
+	tr.Write([]byte(text[:7]))
+	tr.Write([]byte(text[7:]))
+	tr.error(errors.New("smtp ehlo: refused"))
+	want := []string{
+		"<-  220 mx.test ESMTP", " -> EHLO [127.0.0.1]", "<-  250-mx.test", "<-  250 STARTTLS", " -> STARTTLS",
+		"<-  220 go ahead", "=== TLS up: TLS 1.3, TLS_AES_128_GCM_SHA256, server certificate CN=mx.test",
+		" ~> EHLO [127.0.0.1]", "<~  250 mx.test", " ~> AUTH PLAIN <redacted>", "<~* 535 5.7.8 no", " ~> QUIT", "<~  221 bye",
+		"=== TLS up: TLS 1.3, TLS_AES_128_GCM_SHA256, server certificate CN=mx.test", "<~  220-mx.test", "<~  220 ESMTP", " ~> QUIT",
+		"<-  220 plain.test", " -> EHLO x", "<** 550 no",
+		"*** smtp ehlo: refused",
+	}
+	if got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n"); !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestParseSendmailArgs(t *testing.T) {
+	tests := []struct {
+		args []string
+		want sendmailArgs
+		err  string
+	}{
+		{[]string{"-t", "-i"}, sendmailArgs{readRecipients: true, ignoreDots: true}, ""},
+		{[]string{"-ti", "-oi"}, sendmailArgs{readRecipients: true, ignoreDots: true}, ""},
+		{[]string{"-oem", "-odi", "-v", "-bm", "a@example.org"}, sendmailArgs{verbose: true, recipients: []string{"a@example.org"}}, ""},
+		{[]string{"-f", "me@example.com", "-F", "Me Myself", "b@example.org"},
+			sendmailArgs{from: "me@example.com", fromSet: true, fullName: "Me Myself", recipients: []string{"b@example.org"}}, ""},
+		{[]string{"-fme@example.com", "-FMe"}, sendmailArgs{from: "me@example.com", fromSet: true, fullName: "Me"}, ""},
+		{[]string{"-r", "<>"}, sendmailArgs{from: "<>", fromSet: true}, ""},
+		{[]string{"-C", "/etc/rc", "-a", "work", "--url=smtp://h"},
+			sendmailArgs{config: "/etc/rc", configGiven: true, account: "work", accountGiven: true, url: "smtp://h"}, ""},
+		{[]string{"--account", "work", "--config=/x.toml"}, sendmailArgs{account: "work", accountGiven: true, config: "/x.toml", configGiven: true}, ""},
+		{[]string{"-N", "never", "-B", "8BITMIME", "-R", "hdrs", "-V", "id", "-X", "/log", "-L", "tag", "-h", "3", "-d0.1", "a"},
+			sendmailArgs{recipients: []string{"a"}}, ""},
+		{[]string{"-i", "--", "-odd@example.org", "-t"}, sendmailArgs{ignoreDots: true, recipients: []string{"-odd@example.org", "-t"}}, ""},
+		{[]string{"-bs"}, sendmailArgs{}, "-bs is not supported"},
+		{[]string{"-q"}, sendmailArgs{}, "no queue"},
+		{[]string{"-f"}, sendmailArgs{}, "-f needs a value"},
+		{[]string{"-Z"}, sendmailArgs{}, "unknown option -Z"},
+		{[]string{"--frobnicate"}, sendmailArgs{}, "unknown option --frobnicate"},
+	}
+	for _, tt := range tests {
+		got, err := parseSendmailArgs(tt.args)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) || exitCode(sysexitsError{err}) != exUsage {
+				t.Errorf("%q: error %v, want %q (usage)", tt.args, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tt.args, err)
+			continue
+		}
+		if got.readRecipients != tt.want.readRecipients || got.ignoreDots != tt.want.ignoreDots || got.from != tt.want.from ||
+			got.fromSet != tt.want.fromSet || got.fullName != tt.want.fullName || got.verbose != tt.want.verbose ||
+			got.account != tt.want.account || got.accountGiven != tt.want.accountGiven || got.config != tt.want.config ||
+			got.configGiven != tt.want.configGiven || got.url != tt.want.url || !slices.Equal(got.recipients, tt.want.recipients) {
+			t.Errorf("%q:\n got %+v\nwant %+v", tt.args, *got, tt.want)
+		}
+	}
+}
+
+func TestInvokedAsSendmail(t *testing.T) {
+	for name, want := range map[string]bool{"/usr/sbin/sendmail": true, "sendmail": true, `C:\bin\sendmail.exe`: true,
+		"/usr/bin/smtpkit": false, "sendmail-helper": false} {
+		if got := invokedAsSendmail(strings.ReplaceAll(name, `\`, "/")); got != want {
+			t.Errorf("%s: %v", name, got)
+		}
+	}
+}
+
+func TestHeaderAndEnvelope(t *testing.T) {
+	in := "From alice@example.com Thu Jan  1 00:00:00 2026\r\n" +
+		"From: =?utf-8?q?Zo=C3=AB?= <zoe@example.com>\r\nTo: a@example.org,\r\n \"Last, First\" <b@example.org>\r\n" +
+		"cc: team: c@example.org, d@example.org;\r\nBCC: e@example.org\r\nbcc: root\r\nSubject: hi\r\n\r\nbody\r\n"
+	br := bufio.NewReader(strings.NewReader(in))
+	h, err := readHeader(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := envelope{}.of(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.From != "zoe@example.com" || !slices.Equal(env.To, []string{"a@example.org", "b@example.org", "c@example.org", "d@example.org", "e@example.org", "root"}) {
+		t.Errorf("envelope %+v", env)
+	}
+	if n := h.remove("Bcc"); n != 2 {
+		t.Errorf("removed %d Bcc fields", n)
+	}
+	rest, _ := io.ReadAll(br)
+	want := "From: =?utf-8?q?Zo=C3=AB?= <zoe@example.com>\r\nTo: a@example.org,\r\n \"Last, First\" <b@example.org>\r\n" +
+		"cc: team: c@example.org, d@example.org;\r\nSubject: hi\r\n\r\n"
+	if string(h.bytes()) != want || string(rest) != "body\r\n" {
+		t.Errorf("header %q, body %q", h.bytes(), rest)
+	}
+
+	// Explicit recipients win over the header's, unless they are added to it (-t).
+	env, _ = envelope{from: "X <x@example.com>", to: []string{"z@example.org"}}.of(h)
+	if env.From != "x@example.com" || !slices.Equal(env.To, []string{"z@example.org"}) {
+		t.Errorf("envelope %+v", env)
+	}
+	env, _ = envelope{from: "<>", fromSet: true, to: []string{"z@example.org"}, fromHeader: true}.of(h)
+	if env.From != "" || len(env.To) != 5 {
+		t.Errorf("envelope %+v", env)
+	}
+
+	// A body without a header, and a header without a body.
+	for _, tt := range []struct{ in, head, rest string }{
+		{"just text\nmore\n", "just text\n", "more\n"},
+		{"Subject: only", "Subject: only\r\n", ""},
+		{"", "", ""},
+	} {
+		br := bufio.NewReader(strings.NewReader(tt.in))
+		h, err := readHeader(br)
+		rest, _ := io.ReadAll(br)
+		if err != nil || string(h.bytes()) != tt.head || string(rest) != tt.rest {
+			t.Errorf("%q: head %q, rest %q, %v", tt.in, h.bytes(), rest, err)
+		}
+	}
+	_, err = readHeader(bufio.NewReader(strings.NewReader("X: " + strings.Repeat("a", maxHeaderBytes))))
+	if exitCode(err) != exitDataErr {
+		t.Errorf("a huge header: %v", err)
+	}
+}
+
+func TestDotReader(t *testing.T) {
+	for in, want := range map[string]string{
+		"a\n.\nb\n":                          "a\n",
+		"a\r\n.\r\nb\r\n":                    "a\r\n",
+		"a\n..\nb\n":                         "a\n..\nb\n",
+		"a\n. \n":                            "a\n. \n",
+		"a\n.":                               "a\n",
+		".\n":                                "",
+		"no end":                             "no end",
+		"x.\n.y\n":                           "x.\n.y\n",
+		strings.Repeat("z", 5000) + ".\n.\n": strings.Repeat("z", 5000) + ".\n",
+	} {
+		got, err := io.ReadAll(newDotReader(strings.NewReader(in)))
+		if err != nil || string(got) != want {
+			t.Errorf("%.20q: got %.20q, want %.20q (%v)", in, got, want, err)
+		}
+	}
+}
+
+func TestIsFromLine(t *testing.T) {
+	for line, want := range map[string]bool{
+		"From alice@example.com Thu Jan  1 00:00:00 2026\n": true,
+		"From MAILER-DAEMON Fri Nov 21 09:05:01 2026\r\n":   true,
+		"From - Mon Jan 5 1:02 2026":                        true,
+		"From here on, nothing splits.\n":                   false,
+		"From: alice@example.com\n":                         false,
+		"From 12:30\n":                                      false,
+	} {
+		if got := isFromLine([]byte(line)); got != want {
+			t.Errorf("%q: %v", line, got)
+		}
+	}
+}
+
+func TestUnescaper(t *testing.T) {
+	in := ">From a\nFrom b\n>>From c\n> From d\nx >From e\n>Fromage\n"
+	want := "From a\nFrom b\n>From c\n> From d\nx >From e\n>Fromage\n"
+	if got, _ := io.ReadAll(newUnescaper(strings.NewReader(in))); string(got) != want {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 bytes", 1: "1 byte", 1023: "1023 bytes", 1024: "1 KiB", 10 << 20: "10 MiB",
+		10240000: "9.8 MiB", 35882577: "34.2 MiB", 1 << 30: "1 GiB"} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("%d: %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestSysexitCode(t *testing.T) {
+	dns := &smtpkit.Error{Phase: smtpkit.PhaseConnect, Err: &net.DNSError{Err: "no such host", Name: "nx.invalid", IsNotFound: true}}
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{dns, exNoHost},
+		{&smtpkit.Error{Phase: smtpkit.PhaseConnect, Err: errors.New("connection refused")}, exTempFail},
+		{&smtpkit.Error{Phase: smtpkit.PhaseGreeting, Err: smtpkit.ErrGreetingTimeout}, exTempFail},
+		{&smtpkit.Error{Phase: smtpkit.PhaseRcpt, Code: 450}, exTempFail},
+		{&smtpkit.Error{Phase: smtpkit.PhaseRcpt, Code: 550}, exUnavailable},
+		{&smtpkit.Error{Phase: smtpkit.PhaseAuth, Code: 535, Err: smtpkit.ErrAuthFailed}, exNoPerm},
+		{&smtpkit.Error{Phase: smtpkit.PhaseAuth, Code: 454}, exTempFail},
+		{&smtpkit.Error{Phase: smtpkit.PhaseTLS, Err: errors.New("bad certificate")}, exUnavailable},
+		{&smtpkit.Error{Phase: smtpkit.PhaseEHLO, Err: smtpkit.ErrProtocol}, exProtocol},
+		{usageError{errors.New("x")}, exUsage},
+		{configError{errors.New("x")}, exConfig},
+		{messageError{errors.New("x")}, exDataErr},
+		{&partialError{1, 2, "recipients"}, exUnavailable},
+		{errors.New("x"), exSoftware},
+	}
+	for _, tt := range tests {
+		if got := sysexitCode(tt.err); got != tt.want {
+			t.Errorf("%v: %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestProgress(t *testing.T) {
+	var out syncBuffer
+	p := startProgress(&out, 3)
+	p.add()
+	p.add()
+	p.finish()
+	s := out.String()
+	if !strings.HasPrefix(s, "\rsending [") || !strings.Contains(s, "/3") || !strings.HasSuffix(s, strings.Repeat(" ", 60)+"\r") {
+		t.Errorf("%q", s)
+	}
+	if isTerminal(&out) {
+		t.Error("a buffer is not a terminal")
+	}
+}
+
+// syncBuffer is a strings.Builder safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
