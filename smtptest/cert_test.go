@@ -12,7 +12,8 @@ import (
 )
 
 func TestCertificateIsOncePerProcess(t *testing.T) {
-	if smtptest.Certificate() != smtptest.Certificate() {
+	first, second := smtptest.Certificate(), smtptest.Certificate()
+	if first != second {
 		t.Fatal("Certificate returned two different certificates")
 	}
 }

@@ -22,7 +22,7 @@ var binDir string
 func buildBinaries(dir string) error {
 	gotool, err := exec.LookPath("go")
 	if err != nil {
-		gotool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return fmt.Errorf("building the binary needs the go command on PATH: %w", err)
 	}
 	exe := ""
 	if runtime.GOOS == "windows" {

@@ -130,16 +130,6 @@ func (h *header) has(name string) bool {
 	return false
 }
 
-// first returns the value of the first field called name.
-func (h *header) first(name string) string {
-	for _, f := range h.fields {
-		if strings.EqualFold(f.name, name) {
-			return f.value()
-		}
-	}
-	return ""
-}
-
 // remove removes the fields called name and reports how many there were.
 func (h *header) remove(name string) int {
 	kept, n := h.fields[:0], 0
