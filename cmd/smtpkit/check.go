@@ -67,17 +67,15 @@ With --json the result is one JSON object on standard output:
 
 // checkJSON is the result of check --json.
 type checkJSON struct {
-	Command    string     `json:"command"`
-	OK         bool       `json:"ok"`
-	Server     string     `json:"server,omitempty"`
-	Account    string     `json:"account,omitempty"`
-	File       string     `json:"file,omitempty"`
-	User       string     `json:"user,omitempty"`
-	Mechanism  string     `json:"mechanism,omitempty"`
-	Security   string     `json:"security,omitempty"`
-	TLSVersion string     `json:"tls_version,omitempty"`
-	Error      *errorJSON `json:"error,omitempty"`
-	ExitCode   int        `json:"exit_code"`
+	Command string `json:"command"`
+	outcomeJSON
+	Server     string `json:"server,omitempty"`
+	Account    string `json:"account,omitempty"`
+	File       string `json:"file,omitempty"`
+	User       string `json:"user,omitempty"`
+	Mechanism  string `json:"mechanism,omitempty"`
+	Security   string `json:"security,omitempty"`
+	TLSVersion string `json:"tls_version,omitempty"`
 }
 
 func runCheck(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *checkFlags, args []string) (err error) {
@@ -91,12 +89,7 @@ func runCheck(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *ch
 			tr.error(err)
 		}
 		if f.json {
-			result.OK = err == nil
-			result.Error = newErrorJSON(err)
-			result.ExitCode = exitCode(err)
-			if werr := writeJSON(out, result); werr != nil && err == nil {
-				err = werr
-			}
+			printOutcome(out, result, &err)
 		}
 	}()
 	host := ""

@@ -79,8 +79,8 @@ size_limit is absent without SIZE, and 0 when SIZE names no limit.
 
 // probeJSON is the report of probe --json.
 type probeJSON struct {
-	Command        string       `json:"command"`
-	OK             bool         `json:"ok"`
+	Command string `json:"command"`
+	outcomeJSON
 	Demo           bool         `json:"demo,omitempty"`
 	Server         string       `json:"server,omitempty"`
 	Greeting       string       `json:"greeting,omitempty"`
@@ -94,8 +94,6 @@ type probeJSON struct {
 	AuthMechanisms []string     `json:"auth_mechanisms"`
 	Timings        []timingJSON `json:"timings"`
 	TotalMS        float64      `json:"total_ms"`
-	Error          *errorJSON   `json:"error,omitempty"`
-	ExitCode       int          `json:"exit_code"`
 }
 
 type tlsJSON struct {
@@ -128,14 +126,7 @@ func runProbe(ctx context.Context, out, errOut io.Writer, f *probeFlags, args []
 	report := &probeJSON{Command: "probe", Demo: f.demo, Capabilities: []string{}, AuthMechanisms: []string{}, Timings: []timingJSON{}}
 	var tr *transcript
 	if f.json {
-		defer func() {
-			report.OK = err == nil
-			report.Error = newErrorJSON(err)
-			report.ExitCode = exitCode(err)
-			if werr := writeJSON(out, report); werr != nil && err == nil {
-				err = werr
-			}
-		}()
+		defer printOutcome(out, report, &err)
 	}
 	defer func() {
 		if err != nil && tr != nil {

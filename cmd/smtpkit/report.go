@@ -30,6 +30,27 @@ type errorJSON struct {
 	ExitCode int `json:"exit_code"`
 }
 
+// outcomeJSON is how every command's --json result reports its outcome.
+type outcomeJSON struct {
+	OK       bool       `json:"ok"`
+	Error    *errorJSON `json:"error,omitempty"`
+	ExitCode int        `json:"exit_code"`
+}
+
+// printOutcome records the outcome of *err in result and prints result as
+// JSON to out; when printing fails and nothing else did, that is the error.
+func printOutcome(out io.Writer, result interface{ outcome() *outcomeJSON }, err *error) {
+	o := result.outcome()
+	o.OK = *err == nil
+	o.Error = newErrorJSON(*err)
+	o.ExitCode = exitCode(*err)
+	if werr := writeJSON(out, result); werr != nil && *err == nil {
+		*err = werr
+	}
+}
+
+func (o *outcomeJSON) outcome() *outcomeJSON { return o }
+
 // newErrorJSON describes err; nil for nil.
 func newErrorJSON(err error) *errorJSON {
 	if err == nil {

@@ -123,15 +123,13 @@ server received: {"from", "to", "tls", "data"}.
 
 // sendJSON is the result of send --json.
 type sendJSON struct {
-	Command  string         `json:"command"`
-	OK       bool           `json:"ok"`
+	Command string `json:"command"`
+	outcomeJSON
 	Demo     bool           `json:"demo,omitempty"`
 	Server   string         `json:"server,omitempty"`
 	Messages []*messageJSON `json:"messages"`
 	Summary  summaryJSON    `json:"summary"`
 	Received []receivedJSON `json:"demo_received,omitempty"`
-	Error    *errorJSON     `json:"error,omitempty"`
-	ExitCode int            `json:"exit_code"`
 }
 
 type messageJSON struct {
@@ -193,12 +191,7 @@ func runSend(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *sen
 			tr.error(err)
 		}
 		if f.json {
-			result.OK = err == nil
-			result.Error = newErrorJSON(err)
-			result.ExitCode = exitCode(err)
-			if werr := writeJSON(out, result); werr != nil && err == nil {
-				err = werr
-			}
+			printOutcome(out, result, &err)
 		}
 	}()
 	fl := f.conn.fs
