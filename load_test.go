@@ -100,7 +100,15 @@ func TestLoadThroughAFlakyServer(t *testing.T) {
 			}
 			results := make([]smtpkit.BatchResult, n)
 			if bulk {
-				results = pool.SendAll(testContext(t), mails)
+				var mu sync.Mutex
+				results = pool.SendAll(testContext(t), mails, func(i int, r smtpkit.BatchResult) {
+					mu.Lock()
+					defer mu.Unlock()
+					if results[i].Result != nil || results[i].Err != nil {
+						t.Errorf("message %d reported twice", i)
+					}
+					results[i] = r
+				})
 			} else {
 				var wg sync.WaitGroup
 				for g := range 16 {

@@ -175,7 +175,11 @@ const sendBatchSize = 32
 // message that a broken connection cut short before the server answered any
 // of it is sent again on another connection, when its reader can be rewound
 // (an io.Seeker), for as long as each round gets more messages through.
-func (p *Pool) SendAll(ctx context.Context, mails []Mail) []BatchResult {
+//
+// progress, when not nil, is called once per mail with its final result as
+// soon as it is known, from the sending goroutines: it must be safe for
+// concurrent use.
+func (p *Pool) SendAll(ctx context.Context, mails []Mail, progress func(i int, r BatchResult)) []BatchResult {
 	p.init()
 	out := make([]BatchResult, len(mails))
 	starts := make([]int64, len(mails))
@@ -185,29 +189,49 @@ func (p *Pool) SendAll(ctx context.Context, mails []Mail) []BatchResult {
 		all[i] = i
 		starts[i], seekable[i] = offset(mails[i].Message)
 	}
+	// A result is final unless the message may go again; those are
+	// reported once the rounds are over.
+	retriable := func(i int) bool { return out[i].Err != nil && unanswered(out[i].Err) && seekable[i] }
+	report := func(i int) {
+		if progress != nil && !retriable(i) {
+			progress(i, out[i])
+		}
+	}
 	// Send, then send again what a broken connection cut short, for as long
 	// as each round leaves fewer such messages than the one before.
-	for pending := all; len(pending) > 0 && ctx.Err() == nil; {
-		p.sendEach(ctx, mails, pending, out)
+	pending := all
+	for len(pending) > 0 && ctx.Err() == nil {
+		p.sendEach(ctx, mails, pending, out, report)
 		var again []int
 		for _, i := range pending {
-			if out[i].Err != nil && unanswered(out[i].Err) && seekable[i] {
-				if _, err := mails[i].Message.(io.Seeker).Seek(starts[i], io.SeekStart); err == nil {
-					again = append(again, i)
-				}
+			if retriable(i) {
+				again = append(again, i)
 			}
 		}
 		if len(again) == len(pending) {
 			break // no progress: the server takes nothing
 		}
+		for _, i := range again {
+			if _, err := mails[i].Message.(io.Seeker).Seek(starts[i], io.SeekStart); err != nil {
+				out[i].Err = readError(err)
+				report(i)
+			}
+		}
 		pending = again
+	}
+	if progress != nil {
+		for _, i := range pending {
+			if retriable(i) {
+				progress(i, out[i])
+			}
+		}
 	}
 	return out
 }
 
 // sendEach sends the mails at indexes over the pool's connections, in
-// batches, and writes their results to out.
-func (p *Pool) sendEach(ctx context.Context, mails []Mail, indexes []int, out []BatchResult) {
+// batches, writes their results to out and reports each index.
+func (p *Pool) sendEach(ctx context.Context, mails []Mail, indexes []int, out []BatchResult, report func(int)) {
 	var mu sync.Mutex
 	next := 0
 	take := func() []int {
@@ -225,6 +249,7 @@ func (p *Pool) sendEach(ctx context.Context, mails []Mail, indexes []int, out []
 				if err != nil {
 					for _, i := range batch {
 						out[i].Err = err
+						report(i)
 					}
 					continue
 				}
@@ -234,6 +259,7 @@ func (p *Pool) sendEach(ctx context.Context, mails []Mail, indexes []int, out []
 				}
 				for k, r := range pc.c.SendBatch(ctx, group) {
 					out[batch[k]] = r
+					report(batch[k])
 				}
 				pc.sent += len(batch)
 				p.put(pc)

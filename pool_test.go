@@ -206,7 +206,18 @@ func TestPoolSendAll(t *testing.T) {
 			Message:  strings.NewReader(fmt.Sprintf("message %d\r\n", i)),
 		})
 	}
-	results := pool.SendAll(testContext(t), mails)
+	var mu sync.Mutex
+	reported := map[int]int{}
+	results := pool.SendAll(testContext(t), mails, func(i int, r smtpkit.BatchResult) {
+		mu.Lock()
+		defer mu.Unlock()
+		reported[i]++
+	})
+	for i := range mails {
+		if reported[i] != 1 {
+			t.Errorf("message %d reported %d times, want once", i, reported[i])
+		}
+	}
 	ok := 0
 	for i, r := range results {
 		switch {

@@ -366,7 +366,6 @@ type lazyMessage struct {
 	pos  int64
 	body io.ReadCloser
 	eof  bool
-	done func() // called at the first end of the message, for progress; may be nil
 }
 
 func (m *lazyMessage) Read(p []byte) (int, error) {
@@ -395,10 +394,6 @@ func (m *lazyMessage) Read(p []byte) (int, error) {
 		m.eof = true
 		m.body.Close()
 		m.body = nil
-		if m.done != nil {
-			m.done()
-			m.done = nil
-		}
 	}
 	return n, err
 }

@@ -558,16 +558,16 @@ func sendBulk(ctx context.Context, out, errOut io.Writer, f *sendFlags, s *sessi
 			}
 			continue
 		}
-		lm := m.r.(*lazyMessage)
-		if bar != nil {
-			lm.done = bar.add
-		}
-		mails = append(mails, smtpkit.Mail{Envelope: m.env, Message: lm})
+		mails = append(mails, smtpkit.Mail{Envelope: m.env, Message: m.r.(*lazyMessage)})
 		sent = append(sent, mj)
 	}
 	if len(mails) > 0 {
 		pool := &smtpkit.Pool{Addr: s.addr(), Options: s.opts, MaxConns: f.connections}
-		results := pool.SendAll(ctx, mails)
+		var progress func(int, smtpkit.BatchResult)
+		if bar != nil {
+			progress = func(int, smtpkit.BatchResult) { bar.add() }
+		}
+		results := pool.SendAll(ctx, mails, progress)
 		pool.Close(ctx)
 		for i, r := range results {
 			sent[i].record(r.Result, r.Err)
