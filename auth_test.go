@@ -125,8 +125,8 @@ func TestNoPasswordInPlaintext(t *testing.T) {
 		if !errors.Is(err, smtpkit.ErrCleartextAuth) || !strings.Contains(err.Error(), "AllowCleartext") {
 			t.Errorf("%v: err = %v, want ErrCleartextAuth naming the opt-in", mechs, err)
 		}
-		if strings.Contains(transcript.b.String(), "C: AUTH") {
-			t.Errorf("%v: an AUTH command was sent:\n%s", mechs, transcript.b.String())
+		if strings.Contains(transcript.String(), "C: AUTH") {
+			t.Errorf("%v: an AUTH command was sent:\n%s", mechs, transcript.String())
 		}
 	}
 }
@@ -142,8 +142,8 @@ func TestWrongPasswordStopsAtOnce(t *testing.T) {
 	if !errors.Is(err, smtpkit.ErrAuthFailed) || !errors.As(err, &e) || e.Code != 535 || e.Phase != smtpkit.PhaseAuth {
 		t.Fatalf("err = %v, want ErrAuthFailed with the 535 in phase auth", err)
 	}
-	if n := strings.Count(transcript.b.String(), "C: AUTH "); n != 1 {
-		t.Errorf("%d AUTH commands after a 535, want 1:\n%s", n, transcript.b.String())
+	if n := strings.Count(transcript.String(), "C: AUTH "); n != 1 {
+		t.Errorf("%d AUTH commands after a 535, want 1:\n%s", n, transcript.String())
 	}
 }
 
@@ -200,7 +200,7 @@ func TestRefusedMechanismLeadsToTheNext(t *testing.T) {
 	if c.AuthMechanism() != sasl.Plain {
 		t.Errorf("mechanism %q, want PLAIN", c.AuthMechanism())
 	}
-	tr := transcript.b.String()
+	tr := transcript.String()
 	if !strings.Contains(tr, "C: AUTH PLAIN <redacted>") {
 		t.Errorf("transcript lacks the redacted AUTH PLAIN:\n%s", tr)
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -33,10 +34,25 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// lineWriter collects transcript lines safely.
-type lineWriter struct{ b strings.Builder }
+// lineWriter collects transcript lines; an attempt Auto abandoned may still
+// write after its Dial returned, so it is safe for concurrent use.
+type lineWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
 
-func (w *lineWriter) Write(p []byte) (int, error) { return w.b.Write(p) }
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+// String returns what was written so far.
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
 
 func slogTo(w *strings.Builder) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))

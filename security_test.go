@@ -48,12 +48,14 @@ func TestModes(t *testing.T) {
 	standardPort := map[smtptest.Security]string{smtptest.Plain: "25", smtptest.StartTLS: "587", smtptest.ImplicitTLS: "465"}
 
 	for _, kind := range []smtptest.Security{smtptest.Plain, smtptest.StartTLS, smtptest.ImplicitTLS} {
-		srv := smtptest.NewServer(kind)
-		defer srv.Close()
 		for mode := smtpkit.SecurityTLSAuto; mode <= smtpkit.SecurityNone; mode++ {
 			for _, standard := range []bool{false, true} {
 				name := fmt.Sprintf("%s/%s/standard-port=%v", mode, kind, standard)
 				t.Run(name, func(t *testing.T) {
+					// A server of its own: an attempt Auto abandoned may
+					// still be connecting after Dial returned.
+					srv := smtptest.NewServer(kind)
+					defer srv.Close()
 					smtpkit.ForgetModes()
 					addr := srv.Addr
 					opts := &smtpkit.Options{
@@ -71,7 +73,6 @@ func TestModes(t *testing.T) {
 						opts.Dialer = portDialer{real: srv.Addr}
 						opts.TLSConfig.ServerName = "127.0.0.1"
 					}
-					before := srv.Connections()
 					c, err := smtpkit.Dial(testContext(t), addr, opts)
 					checkOutcome(t, c, err, want[mode][kind])
 					if c != nil {
@@ -79,7 +80,7 @@ func TestModes(t *testing.T) {
 							t.Errorf("Quit: %v", err)
 						}
 					}
-					if n := srv.Connections() - before; n > 2 || (n > 1 && mode != smtpkit.SecurityAuto && mode != smtpkit.SecurityTLSAuto) {
+					if n := srv.Connections(); n > 2 || (n > 1 && mode != smtpkit.SecurityAuto && mode != smtpkit.SecurityTLSAuto) {
 						t.Errorf("Dial made %d connections", n)
 					}
 				})

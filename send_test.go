@@ -446,8 +446,8 @@ func TestSendReusesTheConnectionAndResetsOnlyWhenNeeded(t *testing.T) {
 	if n := len(srv.Messages()); n != 3 {
 		t.Errorf("%d messages, want 3", n)
 	}
-	if strings.Contains(transcript.b.String(), "C: RSET") {
-		t.Errorf("RSET sent between successful transactions:\n%s", transcript.b.String())
+	if strings.Contains(transcript.String(), "C: RSET") {
+		t.Errorf("RSET sent between successful transactions:\n%s", transcript.String())
 	}
 	if srv.Connections() != 1 {
 		t.Errorf("%d connections, want 1", srv.Connections())
