@@ -98,19 +98,20 @@ func (p *pipe) send(tx *transaction, onReply func(*Reply), data []byte, verb str
 	if p.err != nil {
 		return p.err
 	}
-	if err := p.c.wire.WriteCommand(verb, args...); err != nil {
-		p.err = &Error{Phase: PhaseMail, Addr: p.c.t.addr, Err: err}
-		return p.err
-	}
-	if data != nil {
-		p.c.wire.Trace("<" + strconv.Itoa(len(data)) + " bytes of message data>")
-		if _, err := p.c.wire.Write(data); err != nil {
-			// A write that reaches the connection failed: it is broken.
-			p.c.nc.Close()
-			p.err = &Error{Phase: PhaseData, Addr: p.c.t.addr, Err: explain(err, 0, ErrCommandTimeout)}
-			p.c.err = p.err
-			return p.err
+	err := p.c.write(p.ctx, PhaseData, p.c.t.opts.DataTimeout, func() error {
+		if err := p.c.wire.WriteCommand(verb, args...); err != nil {
+			return err
 		}
+		if data == nil {
+			return nil
+		}
+		p.c.wire.Trace("<" + strconv.Itoa(len(data)) + " bytes of message data>")
+		_, err := p.c.wire.Write(data)
+		return err
+	})
+	if err != nil {
+		p.err = err
+		return err
 	}
 	p.pending = append(p.pending, awaited{tx, onReply})
 	return nil

@@ -185,6 +185,28 @@ func (c *Client) exchange(ctx context.Context, p Phase, start time.Time, limit t
 	return err
 }
 
+// write runs f, which writes to the connection (buffered writes may reach
+// it), bounded by limit from now and by ctx; a failure breaks the
+// connection. Every write goes through here or exchange, so no write runs
+// under a deadline left over from an earlier reply.
+func (c *Client) write(ctx context.Context, p Phase, limit time.Duration, f func() error) error {
+	if err := c.usable(p); err != nil {
+		return err
+	}
+	if err := bounded(ctx, c.nc, limit, f); err != nil {
+		if errors.Is(err, ErrInvalidArgument) {
+			return &Error{Phase: p, Addr: c.t.addr, Err: err} // refused before a byte was written
+		}
+		c.nc.Close()
+		c.err = &Error{Phase: p, Addr: c.t.addr, Err: explain(err, limit, errWriteTimeout)}
+		return c.err
+	}
+	return nil
+}
+
+// errWriteTimeout is the cause when the server stops taking what is sent.
+var errWriteTimeout = fmt.Errorf("%w: the server stopped reading what was sent", ErrCommandTimeout)
+
 // aLongTimeAgo is a deadline that has passed: setting it interrupts blocked I/O.
 var aLongTimeAgo = time.Unix(1, 0)
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"time"
 
@@ -141,10 +142,9 @@ type transaction struct {
 
 // write buffers one command; nothing is flushed.
 func (tx *transaction) write(verb string, args ...string) error {
-	if err := tx.c.wire.WriteCommand(verb, args...); err != nil {
-		return &Error{Phase: PhaseMail, Addr: tx.c.t.addr, Err: err}
-	}
-	return nil
+	return tx.c.write(tx.ctx, PhaseMail, tx.c.t.opts.CommandTimeout, func() error {
+		return tx.c.wire.WriteCommand(verb, args...)
+	})
 }
 
 // read flushes what is buffered and reads one reply.
@@ -315,22 +315,30 @@ func (tx *transaction) pipelined() error {
 	return tx.c.replyError(PhaseData, r, nil)
 }
 
-// data streams the message after a 354 and reads the final reply.
+// data streams the message after a 354 and reads the final reply. Each
+// write may take DataTimeout, however long the whole message takes; the
+// final reply may take DataTimeout too (RFC 5321 4.5.3.2).
 func (tx *transaction) data() error {
-	var r *Reply
-	err := tx.c.exchange(tx.ctx, PhaseData, time.Now(), tx.c.t.opts.DataTimeout, ErrCommandTimeout, func() error {
+	limit := tx.c.t.opts.DataTimeout
+	err := tx.c.write(tx.ctx, PhaseData, limit, func() error {
 		tx.c.wire.Trace("<message data>")
-		dw := wire.NewDataWriter(tx.c.wire)
-		if _, err := io.Copy(dw, tx.msg); err != nil {
+		dw := wire.NewDataWriter(&freshDeadline{ctx: tx.ctx, nc: tx.c.nc, limit: limit, w: tx.c.wire})
+		// Read in pieces (hiding any WriterTo), so memory stays one buffer
+		// and each write gets its own deadline.
+		if _, err := io.CopyBuffer(dw, struct{ io.Reader }{tx.msg}, make([]byte, 32<<10)); err != nil {
 			return err
 		}
 		if err := dw.Close(); err != nil {
 			return err
 		}
 		tx.c.wire.Trace(".")
-		if err := tx.c.wire.Flush(); err != nil {
-			return err
-		}
+		return tx.c.wire.Flush()
+	})
+	if err != nil {
+		return err
+	}
+	var r *Reply
+	err = tx.c.exchange(tx.ctx, PhaseData, time.Now(), limit, ErrCommandTimeout, func() error {
 		var err error
 		r, err = tx.c.readReply()
 		return err
@@ -339,6 +347,30 @@ func (tx *transaction) data() error {
 		return err
 	}
 	return tx.final(r)
+}
+
+// freshDeadline gives each write of a long message its own deadline, so a
+// message of any size can take as long as it needs while no single write
+// can stall for more than limit. A cancelled context still wins.
+type freshDeadline struct {
+	ctx   context.Context
+	nc    net.Conn
+	limit time.Duration
+	w     io.Writer
+}
+
+func (f *freshDeadline) Write(p []byte) (int, error) {
+	if err := f.ctx.Err(); err != nil {
+		return 0, context.Cause(f.ctx)
+	}
+	f.nc.SetWriteDeadline(time.Now().Add(f.limit))
+	if err := f.ctx.Err(); err != nil {
+		// Cancelled while the deadline moved: make sure the cancellation
+		// is not undone.
+		f.nc.SetWriteDeadline(aLongTimeAgo)
+		return 0, context.Cause(f.ctx)
+	}
+	return f.w.Write(p)
 }
 
 // final records the reply to the end of the data.
@@ -366,11 +398,15 @@ func (tx *transaction) bdat() error {
 		if last {
 			args = append(args, "LAST")
 		}
-		if err := tx.write("BDAT", args...); err != nil {
+		err = tx.c.write(tx.ctx, PhaseData, tx.c.t.opts.DataTimeout, func() error {
+			if err := tx.c.wire.WriteCommand("BDAT", args...); err != nil {
+				return err
+			}
+			tx.c.wire.Trace("<" + strconv.Itoa(len(data)) + " bytes of message data>")
+			_, err := tx.c.wire.Write(data)
 			return err
-		}
-		tx.c.wire.Trace("<" + strconv.Itoa(len(data)) + " bytes of message data>")
-		if _, err := tx.c.wire.Write(data); err != nil {
+		})
+		if err != nil {
 			return err
 		}
 		limit := tx.c.t.opts.CommandTimeout

@@ -87,3 +87,7 @@ func (c *trackedConn) Close() error {
 	c.listener.mu.Unlock()
 	return c.Conn.Close()
 }
+
+// NetConn returns the connection as the listener accepted it, such as a
+// *net.TCPConn whose socket options a test wants to set.
+func (c *trackedConn) NetConn() net.Conn { return c.Conn }
