@@ -17,7 +17,6 @@ var ErrInvalidArgument = errors.New("invalid argument")
 
 // Conn is a connection that speaks SMTP lines.
 type Conn struct {
-	nc      net.Conn
 	r       *bufio.Reader
 	w       *bufio.Writer
 	maxLn   int
@@ -41,7 +40,6 @@ func NewConn(nc net.Conn, cfg Config) *Conn {
 		cfg.MaxLines = DefaultMaxLines
 	}
 	return &Conn{
-		nc:      nc,
 		r:       bufio.NewReaderSize(nc, cfg.MaxLineLength),
 		w:       bufio.NewWriter(nc),
 		maxLn:   cfg.MaxLineLength,
@@ -50,13 +48,9 @@ func NewConn(nc net.Conn, cfg Config) *Conn {
 	}
 }
 
-// NetConn returns the connection the Conn reads and writes.
-func (c *Conn) NetConn() net.Conn { return c.nc }
-
 // Reset makes the Conn read and write nc from now on, dropping anything
 // buffered from the old connection; it is used after a TLS upgrade.
 func (c *Conn) Reset(nc net.Conn) {
-	c.nc = nc
 	c.r = bufio.NewReaderSize(nc, c.maxLn)
 	c.w = bufio.NewWriter(nc)
 }
