@@ -57,8 +57,7 @@ var (
 	// ErrNoCommonMechanism means no mechanism is both offered by the server and allowed.
 	ErrNoCommonMechanism = errors.New("no mechanism is both offered by the server and allowed")
 	// ErrCleartextAuth means the only usable mechanisms would reveal the secret on a connection without TLS.
-	ErrCleartextAuth = errors.New("refusing to send a password or token over a connection without TLS " +
-		"(use TLS, such as SecurityStartTLS, or set Auth.AllowCleartext to accept the risk)")
+	ErrCleartextAuth = errors.New("refusing to send a password or token over a connection without TLS")
 )
 
 // strength orders the mechanisms for the automatic choice, strongest first.
@@ -87,44 +86,62 @@ func (c *Client) AuthMechanism() string { return c.authMech }
 // server offers and a allows (see Auth). It is also the way to check
 // credentials on an open Client: the outcomes are told apart with
 // errors.Is: ErrAuthFailed, ErrNoCommonMechanism, ErrAuthNotOffered,
-// ErrCleartextAuth, or a connection problem.
+// ErrCleartextAuth, ErrInvalidOptions (a nil or unusable Auth: nothing was
+// sent), or a connection problem.
 func (c *Client) Login(ctx context.Context, a *Auth) error {
-	ctx, cancel := c.t.operation(ctx)
+	ctx, cancel := operation(ctx, c.t.opts.Timeout)
 	defer cancel()
+	return c.login(ctx, a)
+}
+
+func (c *Client) login(ctx context.Context, a *Auth) error {
+	if a == nil {
+		return &OptionError{Field: "Auth", Err: errors.New("no credentials: Login needs an Auth")}
+	}
+	if err := errors.Join(a.validate()...); err != nil {
+		return err
+	}
 	if err := c.usable(PhaseAuth); err != nil {
 		return err
 	}
 	if a.Client != nil {
-		name, _, _ := a.Client.Start()
-		return c.loginWith(ctx, name, func() (gosasl.Client, error) { return a.Client, nil })
-	}
-	if err := a.check(); err != nil {
-		return &Error{Phase: PhaseAuth, Addr: c.t.addr, Err: err}
+		err := c.loginWith(ctx, "", func() (gosasl.Client, error) { return a.Client, nil })
+		if c.t.p.tracing {
+			c.t.emit(LoginDone{Conn: c.conn(), Mechanism: c.authMech, Err: err})
+		}
+		return err
 	}
 	mechs, err := c.chooseMechanisms(a)
 	if err != nil {
-		return &Error{Phase: PhaseAuth, Addr: c.t.addr, Err: err}
+		return err
 	}
 	var last error
-	for _, m := range mechs {
+	for i, m := range mechs {
 		last = c.loginWith(ctx, m, func() (gosasl.Client, error) { return c.newMechanism(m, a) })
 		var e *Error
-		if last == nil || !errors.As(last, &e) || (e.Code != 504 && e.Code != 534 && e.Code != 538) {
+		next := last != nil && errors.As(last, &e) && (e.Code == 504 || e.Code == 534 || e.Code == 538) && i+1 < len(mechs)
+		if c.t.p.tracing {
+			c.t.emit(LoginDone{Conn: c.conn(), Mechanism: m, Err: last, Next: next})
+		}
+		if !next {
 			return last
 		}
-		c.t.transcript.event("auth: the server refused %s (%d); trying the next mechanism", m, e.Code)
 	}
 	return last
 }
 
 // chooseMechanisms returns the mechanisms to try, strongest first.
 func (c *Client) chooseMechanisms(a *Auth) ([]string, error) {
+	fail := func(err error, hints ...Hint) error {
+		return &Error{Phase: PhaseAuth, Addr: c.t.addr, Err: err, Hints: hints}
+	}
 	offered := c.caps.AuthMechanisms()
 	if len(offered) == 0 {
 		if c.tlsState == nil && c.caps.StartTLS() {
-			return nil, fmt.Errorf("%w before TLS; it may offer it after STARTTLS (use SecurityStartTLS)", ErrAuthNotOffered)
+			return nil, fail(fmt.Errorf("%w before TLS; it may offer it after STARTTLS", ErrAuthNotOffered),
+				Hint{Field: "Security", Value: SecurityStartTLS})
 		}
-		return nil, ErrAuthNotOffered
+		return nil, fail(ErrAuthNotOffered)
 	}
 	allowed := map[string]bool{}
 	for _, m := range a.Mechanisms {
@@ -146,28 +163,15 @@ func (c *Client) chooseMechanisms(a *Auth) ([]string, error) {
 	}
 	if len(out) == 0 {
 		if cleartextSkipped {
-			return nil, ErrCleartextAuth
+			hints := []Hint{{Field: "Auth.AllowCleartext", Value: true}}
+			if c.caps.StartTLS() {
+				hints = append([]Hint{{Field: "Security", Value: SecurityStartTLS}}, hints...)
+			}
+			return nil, fail(ErrCleartextAuth, hints...)
 		}
-		return nil, fmt.Errorf("%w: the server offers %s", ErrNoCommonMechanism, strings.Join(offered, " "))
+		return nil, fail(fmt.Errorf("%w: the server offers %s", ErrNoCommonMechanism, strings.Join(offered, " ")))
 	}
 	return out, nil
-}
-
-// check refuses credentials that no mechanism could use, before anything is sent.
-func (a *Auth) check() error {
-	onlyExplicit := len(a.Mechanisms) > 0
-	for _, m := range a.Mechanisms {
-		onlyExplicit = onlyExplicit && explicitOnly[strings.ToUpper(strings.TrimSpace(m))]
-	}
-	switch {
-	case onlyExplicit:
-		return nil
-	case a.Password == "" && a.Token == "":
-		return fmt.Errorf("Auth has neither a Password nor a Token: %w", ErrInvalidArgument)
-	case a.Username == "":
-		return fmt.Errorf("Auth has no Username: %w", ErrInvalidArgument)
-	}
-	return nil
 }
 
 // fits reports whether the credentials given suit mechanism m.
@@ -212,7 +216,8 @@ func (c *Client) newMechanism(m string, a *Auth) (gosasl.Client, error) {
 	return sasl.NewSCRAMClient(m, a.Username, a.Password, a.Identity, state)
 }
 
-// loginWith runs one SASL exchange (RFC 4954).
+// loginWith runs one SASL exchange (RFC 4954) with the mechanism mk makes;
+// name is the mechanism's, or "" to take the name its Start returns.
 func (c *Client) loginWith(ctx context.Context, name string, mk func() (gosasl.Client, error)) error {
 	fail := func(err error) error {
 		return &Error{Phase: PhaseAuth, Addr: c.t.addr, Err: fmt.Errorf("%s: %w", name, err)}
@@ -221,7 +226,10 @@ func (c *Client) loginWith(ctx context.Context, name string, mk func() (gosasl.C
 	if err != nil {
 		return fail(err)
 	}
-	_, ir, err := mech.Start()
+	started, ir, err := mech.Start()
+	if name == "" {
+		name = started
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -234,8 +242,8 @@ func (c *Client) loginWith(ctx context.Context, name string, mk func() (gosasl.C
 		line += " " + resp
 		shown += " <redacted>"
 	}
-	if err := c.wire.WriteSecret(line, shown); err != nil {
-		return fail(err)
+	if err := c.secret(ctx, line, shown); err != nil {
+		return err
 	}
 	for range maxAuthRounds {
 		r, err := c.authRead(ctx)
@@ -272,8 +280,8 @@ func (c *Client) loginWith(ctx context.Context, name string, mk func() (gosasl.C
 		if err != nil {
 			return c.cancelAuth(ctx, fail(err))
 		}
-		if err := c.wire.WriteSecret(encodeResponse(resp), "<redacted>"); err != nil {
-			return fail(err)
+		if err := c.secret(ctx, encodeResponse(resp), "<redacted>"); err != nil {
+			return err
 		}
 	}
 	return c.cancelAuth(ctx, fail(fmt.Errorf("%w: the server sent more than %d challenges", ErrProtocol, maxAuthRounds)))
@@ -285,24 +293,21 @@ func encodeResponse(b []byte) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
+// secret buffers a line of the exchange, within the command limit; the
+// transcript shows shown instead.
+func (c *Client) secret(ctx context.Context, line, shown string) error {
+	return c.write(ctx, PhaseAuth, c.t.opts.CommandTimeout, func() error { return c.wire.WriteSecret(line, shown) })
+}
+
 // authRead flushes and reads one reply of the exchange.
 func (c *Client) authRead(ctx context.Context) (*Reply, error) {
-	var r *Reply
-	err := c.exchange(ctx, PhaseAuth, time.Now(), c.t.opts.CommandTimeout, ErrCommandTimeout, func() error {
-		if err := c.wire.Flush(); err != nil {
-			return err
-		}
-		var err error
-		r, err = c.readReply()
-		return err
-	})
-	return r, err
+	return c.reply(ctx, PhaseAuth, time.Now(), c.t.opts.CommandTimeout, ErrCommandTimeout)
 }
 
 // cancelAuth ends an exchange the client cannot continue with "*" (RFC
 // 4954) and returns err once the server has answered.
 func (c *Client) cancelAuth(ctx context.Context, err error) error {
-	if werr := c.wire.WriteCommand("*"); werr != nil {
+	if werr := c.send(ctx, PhaseAuth, "*"); werr != nil {
 		return err
 	}
 	if _, rerr := c.authRead(ctx); rerr != nil {
@@ -312,15 +317,23 @@ func (c *Client) cancelAuth(ctx context.Context, err error) error {
 }
 
 // ValidateCredentials connects to addr as opts says, logs in with
-// opts.Auth, and says QUIT: it checks a login without sending mail. The
-// outcomes are told apart with errors.Is: nil (accepted), ErrAuthFailed,
-// ErrNoCommonMechanism, ErrAuthNotOffered, ErrCleartextAuth, or a
-// connection problem (an *Error of phase connect, greeting, tls, ...).
+// opts.Auth, and says QUIT: it checks a login without sending mail. It is
+// the shorthand of Dialer.ValidateCredentials for a Dialer of one call.
 func ValidateCredentials(ctx context.Context, addr string, opts *Options) (mechanism string, err error) {
-	if opts == nil || opts.Auth == nil {
-		return "", fmt.Errorf("smtpkit: ValidateCredentials needs Options.Auth: %w", ErrInvalidArgument)
+	return newDialer(opts).ValidateCredentials(ctx, addr)
+}
+
+// ValidateCredentials connects to addr, logs in with Options.Auth, and
+// says QUIT: it checks a login without sending mail. The outcomes are told
+// apart with errors.Is: nil (accepted), ErrAuthFailed,
+// ErrNoCommonMechanism, ErrAuthNotOffered, ErrCleartextAuth,
+// ErrInvalidOptions, or a connection problem (an *Error of phase connect,
+// greeting, tls, ...).
+func (d *Dialer) ValidateCredentials(ctx context.Context, addr string) (mechanism string, err error) {
+	if d.Options.Auth == nil {
+		return "", &OptionError{Field: "Auth", Err: errors.New("no credentials to validate: set Auth")}
 	}
-	c, err := Dial(ctx, addr, opts)
+	c, err := d.Dial(ctx, addr)
 	if err != nil {
 		return "", err
 	}

@@ -332,8 +332,8 @@ func TestLoginOutcomes(t *testing.T) {
 		{"wrong password", srv.Addr, smtpkit.Auth{Username: testUser, Password: "nope"}, smtpkit.ErrAuthFailed},
 		{"no common mechanism", srv.Addr, smtpkit.Auth{Username: testUser, Password: testPassword, Mechanisms: []string{"SCRAM-SHA-256"}}, smtpkit.ErrNoCommonMechanism},
 		{"AUTH not offered", noAuth.Addr, smtpkit.Auth{Username: testUser, Password: testPassword}, smtpkit.ErrAuthNotOffered},
-		{"empty password", srv.Addr, smtpkit.Auth{Username: testUser}, smtpkit.ErrInvalidArgument},
-		{"empty user name", srv.Addr, smtpkit.Auth{Password: testPassword}, smtpkit.ErrInvalidArgument},
+		{"empty password", srv.Addr, smtpkit.Auth{Username: testUser}, smtpkit.ErrInvalidOptions},
+		{"empty user name", srv.Addr, smtpkit.Auth{Password: testPassword}, smtpkit.ErrInvalidOptions},
 		{"token with CRLF", srv.Addr, smtpkit.Auth{Username: testUser, Token: "tok\r\nMAIL FROM:<x>"}, sasl.ErrInvalidCredentials},
 	}
 	for _, tt := range tests {

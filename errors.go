@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/smtpkit/smtpkit/internal/wire"
 )
@@ -30,8 +31,7 @@ const (
 // Sentinel errors, matched with errors.Is against any error smtpkit returns.
 var (
 	// ErrTLSNotOffered means TLS was required but the server offers neither STARTTLS nor implicit TLS.
-	ErrTLSNotOffered = errors.New("the server does not offer STARTTLS, and TLS is required: nothing was sent in plaintext " +
-		"(if the server expects TLS from the first byte use SecurityImplicitTLS; to accept plaintext use SecurityStartTLSIfOffered)")
+	ErrTLSNotOffered = errors.New("the server does not offer STARTTLS, and TLS is required: nothing was sent in plaintext")
 	// ErrTLSRefused means the server answered STARTTLS with something other than 220.
 	ErrTLSRefused = errors.New("the server refused STARTTLS, and TLS is required: nothing was sent in plaintext")
 	// ErrConnectTimeout means the TCP connection was not established within ConnectTimeout.
@@ -42,7 +42,7 @@ var (
 	// ErrCommandTimeout means a reply did not arrive within CommandTimeout or DataTimeout.
 	ErrCommandTimeout = errors.New("no reply within the command timeout")
 	// ErrOperationTimeout means a whole operation ran past Options.Timeout.
-	ErrOperationTimeout = errors.New("the operation did not finish within Options.Timeout")
+	ErrOperationTimeout = errors.New("the operation did not finish within its time limit")
 	// ErrProtocol means the server broke the SMTP grammar (malformed, oversized or unexpected data).
 	ErrProtocol = wire.ErrProtocol
 	// ErrInvalidArgument means a command argument held CR, LF or NUL; nothing was sent.
@@ -53,6 +53,8 @@ var (
 	ErrMessageTooLarge = errors.New("message too large for the server")
 	// ErrAllRecipientsRefused means the server refused every recipient, so the message was not sent.
 	ErrAllRecipientsRefused = errors.New("the server refused every recipient; the message was not sent")
+	// ErrInvalidOptions means a setting of Options is invalid; the error is an *OptionError naming it, and nothing was sent.
+	ErrInvalidOptions = errors.New("invalid options")
 	// ErrClosed means the Client was closed, or broken by an earlier error, and can send nothing more.
 	ErrClosed = errors.New("the connection is closed; dial again")
 )
@@ -66,12 +68,18 @@ type Error struct {
 	Enhanced [3]int // the RFC 3463 enhanced status code, zero when absent
 	Message  string // the server's reply text, lines joined by "\n"
 	Err      error  // the cause, often one of the sentinel errors
+	Hints    []Hint // settings that may get past the error, when there are any
 
 	unanswered bool // a transaction broke before the server answered any of it
 }
 
-// Error says in one line what failed and, through the cause, what to do.
-func (e *Error) Error() string {
+// Error says in one line what failed and, through the cause and the hints
+// (worded as Go code), what to do.
+func (e *Error) Error() string { return e.Describe(Hint.String) }
+
+// Describe is Error with the hints worded by hint, so that a front end can
+// name its own flags or keys instead of Go fields.
+func (e *Error) Describe(hint func(Hint) string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "smtp %s", e.Phase)
 	if e.Addr != "" {
@@ -89,8 +97,82 @@ func (e *Error) Error() string {
 	if e.Err != nil {
 		fmt.Fprintf(&b, ": %v", e.Err)
 	}
+	writeHints(&b, e.Hints, hint)
 	return b.String()
 }
+
+// writeHints appends " (try A, or B)" to b.
+func writeHints(b *strings.Builder, hints []Hint, word func(Hint) string) {
+	for i, h := range hints {
+		if i == 0 {
+			b.WriteString(" (try ")
+		} else {
+			b.WriteString(", or ")
+		}
+		b.WriteString(word(h))
+	}
+	if len(hints) > 0 {
+		b.WriteString(")")
+	}
+}
+
+// Hint suggests a setting that may get past an error: a field of Options
+// and the value to try. Each front end words it in its own terms: Error in
+// Go, the command line as a flag, package config as a key.
+type Hint struct {
+	// Field is the setting, as a path in Options: "Security",
+	// "Auth.AllowCleartext", "TLS.StrictVersions", "Timeout".
+	Field string
+	// Value is the value to try: a Security, a bool or a time.Duration; nil
+	// when the hint only names the setting.
+	Value any
+}
+
+// String words the hint as Go, such as "Options.Security = smtpkit.SecurityImplicitTLS".
+func (h Hint) String() string {
+	switch v := h.Value.(type) {
+	case nil:
+		return "a larger Options." + h.Field
+	case time.Duration:
+		return fmt.Sprintf("Options.%s = %v", h.Field, v)
+	}
+	return fmt.Sprintf("Options.%s = %#v", h.Field, h.Value)
+}
+
+// OptionError reports an invalid setting of Options: which field, the value
+// it held (never a secret) and what is wrong. errors.Is matches it with
+// ErrInvalidOptions. Nothing was sent.
+type OptionError struct {
+	Field string // the setting, as a path in Options, such as "TLS.Versions[1]"
+	Value string // the value as given; "" for a secret or when empty
+	Err   error  // what is wrong with it, and what to write instead
+	Hints []Hint // settings that would make the value acceptable
+}
+
+// Error names the field in Go terms.
+func (e *OptionError) Error() string {
+	return e.Describe(func(field string) string { return "Options." + field }, Hint.String)
+}
+
+// Describe is Error with the field and the hints worded by the caller, so
+// that a configuration file can name its key and a command line its flag.
+func (e *OptionError) Describe(field func(string) string, hint func(Hint) string) string {
+	var b strings.Builder
+	b.WriteString("smtpkit: ")
+	b.WriteString(field(e.Field))
+	if e.Value != "" {
+		fmt.Fprintf(&b, " %q", e.Value)
+	}
+	fmt.Fprintf(&b, ": %v", e.Err)
+	writeHints(&b, e.Hints, hint)
+	return b.String()
+}
+
+// Unwrap returns what is wrong with the value.
+func (e *OptionError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrInvalidOptions.
+func (e *OptionError) Is(target error) bool { return target == ErrInvalidOptions }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }

@@ -147,7 +147,6 @@ func TestTLSServerStopsMidHandshake(t *testing.T) {
 	}()
 	defer func() { ln.Close(); <-done }()
 	for _, mode := range []smtpkit.Security{smtpkit.SecurityImplicitTLS, smtpkit.SecurityTLSAuto} {
-		smtpkit.ForgetModes()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_, err := smtpkit.Dial(ctx, ln.Addr().String(), &smtpkit.Options{Security: mode, GreetingTimeout: 200 * time.Millisecond})
 		cancel()
@@ -233,7 +232,6 @@ func TestStrippedSTARTTLSNeverCostsThePassword(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			smtpkit.ForgetModes()
 			srv := smtptest.NewRawServer(tt.script)
 			defer srv.Close()
 			_, err := smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{

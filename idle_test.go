@@ -63,8 +63,8 @@ func TestLongDATAOutlastsDataTimeout(t *testing.T) {
 			if l == "." {
 				break
 			}
-			if n%25000 == 0 {
-				time.Sleep(300 * time.Millisecond) // 8 pauses: slow, but never stalled for DataTimeout
+			if n%12500 == 0 {
+				time.Sleep(300 * time.Millisecond) // 16 pauses, 4.8 s: slow, but never stalled for DataTimeout
 			}
 		}
 		c.Send("250 2.0.0 queued")
@@ -80,7 +80,7 @@ func TestLongDATAOutlastsDataTimeout(t *testing.T) {
 		return nc, err
 	})
 	c, err := smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{
-		Security: smtpkit.SecurityNone, DataTimeout: time.Second, Dialer: smallBuffers})
+		Security: smtpkit.SecurityNone, DataTimeout: 2 * time.Second, Dialer: smallBuffers})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func TestLoadThroughAFlakyServer(t *testing.T) {
 			srv.Config.Backend = backend
 			srv.Start()
 			defer srv.Close()
-			pool := &smtpkit.Pool{Addr: srv.Addr, Options: srv.ClientOptions(), MaxConns: 4}
+			pool := &smtpkit.Pool{Addr: srv.Addr, Dialer: srv.Dialer(), MaxConns: 4}
 			defer pool.Close(testContext(t))
 
 			const n = 400

@@ -2,6 +2,7 @@ package smtpkit_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/smtpkit/smtpkit"
 )
 
 func TestMain(m *testing.M) {
@@ -56,4 +59,25 @@ func (w *lineWriter) String() string {
 
 func slogTo(w *strings.Builder) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// checkOptionError checks that a Dial refused an invalid setting: no
+// Client, an *OptionError naming field (a prefix, such as "TLS.Versions"),
+// errors.Is ErrInvalidOptions, and text holding want.
+func checkOptionError(t *testing.T, c *smtpkit.Client, err error, field, want string) {
+	t.Helper()
+	if c != nil {
+		c.Close()
+		t.Fatalf("Dial succeeded; want an *OptionError for %s", field)
+	}
+	var oe *smtpkit.OptionError
+	if !errors.As(err, &oe) || !errors.Is(err, smtpkit.ErrInvalidOptions) {
+		t.Fatalf("err = %v (%T), want an *OptionError matching ErrInvalidOptions", err, err)
+	}
+	if !strings.HasPrefix(oe.Field, field) {
+		t.Errorf("Field = %q, want %q", oe.Field, field)
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want it to hold %q", err, want)
+	}
 }

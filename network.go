@@ -3,7 +3,6 @@ package smtpkit
 import (
 	"cmp"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,38 +15,35 @@ import (
 	"github.com/smtpkit/smtpkit/proxy"
 )
 
-// netPath is how one Dial reaches its server: the dialer, through the proxy
-// when there is one, and the TLS configuration. It is made once, before the
-// first connection, so that a bad setting fails before anything is sent.
-type netPath struct {
-	dialer ContextDialer
-	proxy  string      // the proxy, password hidden; "" when there is none
-	tls    *tls.Config // Options.TLSConfig with Options.TLS applied; cloned for each handshake
-}
-
-// netPath returns the path of this Dial, making it on the first call.
-func (t *target) netPath() (*netPath, error) {
-	t.pathOnce.Do(func() { t.path, t.pathErr = newNetPath(&t.opts, t.addr) })
-	return t.path, t.pathErr
-}
-
-// newNetPath makes the path o describes to the server at addr.
-func newNetPath(o *Options, addr string) (*netPath, error) {
+// netPath makes how the Dialer reaches its servers: the dialer, through the
+// proxy when there is one, and the TLS configuration, with its files read.
+// It runs once, before the first connection, so that a bad setting fails
+// before anything is sent.
+func (p *prepared) netPath() error {
+	o := &p.opts
 	base := o.Dialer
 	if o.LocalAddr != "" || o.BindLocal != nil {
-		local, err := parseLocalAddr(o.LocalAddr)
-		if err != nil {
-			return nil, &Error{Phase: PhaseConnect, Addr: addr, Err: err}
+		local, _ := ParseLocalAddr(o.LocalAddr) // Validate took it
+		var addr *net.TCPAddr
+		if local.IsValid() {
+			addr = net.TCPAddrFromAddrPort(local)
+			p.local = local.String()
+			if local.Port() == 0 {
+				p.local = local.Addr().String()
+			}
 		}
-		base = &bindDialer{local: local, bind: o.BindLocal}
+		if o.BindLocal != nil {
+			p.local = "chosen"
+		}
+		base = &bindDialer{local: addr, bind: o.BindLocal}
 	}
-	p := &netPath{dialer: base}
+	p.dialer = base
 	var err error
 	switch {
 	case o.Proxy != "":
 		p.dialer, err = proxy.Parse(o.Proxy, base)
 		if err != nil {
-			return nil, &Error{Phase: PhaseConnect, Addr: addr, Err: fmt.Errorf("Options.Proxy: %w", err)}
+			return &OptionError{Field: "Proxy", Err: err}
 		}
 		p.proxy = fmt.Sprint(p.dialer) // the dialers print their password as "xxxxx"
 	case o.ProxyFromEnvironment:
@@ -55,7 +51,7 @@ func newNetPath(o *Options, addr string) (*netPath, error) {
 		fwd := &forward{base}
 		p.dialer, err = proxy.FromEnvironment(fwd)
 		if err != nil {
-			return nil, &Error{Phase: PhaseConnect, Addr: addr, Err: fmt.Errorf("Options.ProxyFromEnvironment: %w", err)}
+			return &OptionError{Field: "ProxyFromEnvironment", Value: "true", Err: err}
 		}
 		if p.dialer == ContextDialer(fwd) {
 			p.dialer = base // no proxy for this environment
@@ -63,46 +59,12 @@ func newNetPath(o *Options, addr string) (*netPath, error) {
 			p.proxy = fmt.Sprint(p.dialer)
 		}
 	}
-	if p.tls, err = o.TLS.apply(o.TLSConfig, o.Logger); err != nil {
-		return nil, &Error{Phase: PhaseTLS, Addr: addr, Err: err}
-	}
-	return p, nil
+	p.tls, err = o.TLS.apply(o.TLSConfig, o.Logger)
+	return err
 }
 
 // forward is a ContextDialer handed to package proxy to reach the proxy.
 type forward struct{ ContextDialer }
-
-// checkNetwork validates Proxy, LocalAddr and BindLocal without connecting.
-func (o *Options) checkNetwork() error {
-	if _, err := parseLocalAddr(o.LocalAddr); err != nil {
-		return err
-	}
-	if o.Dialer != nil && (o.LocalAddr != "" || o.BindLocal != nil) {
-		return errors.New("Options.LocalAddr and BindLocal choose the local address of smtpkit's own dialer, " +
-			"and Options.Dialer replaces that dialer: set the local address in your Dialer, or leave Dialer nil")
-	}
-	if o.Proxy != "" {
-		if _, err := proxy.Parse(o.Proxy, nil); err != nil { // its errors never hold the password
-			return fmt.Errorf("Options.Proxy: %w", err)
-		}
-	}
-	return nil
-}
-
-// parseLocalAddr parses Options.LocalAddr: an IP, or IP:port; "" gives nil.
-func parseLocalAddr(s string) (*net.TCPAddr, error) {
-	if s == "" {
-		return nil, nil
-	}
-	if ip, err := netip.ParseAddr(s); err == nil {
-		return net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip.Unmap(), 0)), nil
-	}
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return net.TCPAddrFromAddrPort(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())), nil
-	}
-	return nil, fmt.Errorf("Options.LocalAddr %q is not an IP address or IP:port, such as 192.0.2.10 "+
-		"or [2001:db8::10]:0 (host names are not accepted)", s)
-}
 
 // bindDialer opens TCP connections from the local address that LocalAddr
 // or BindLocal chooses.

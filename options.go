@@ -42,6 +42,23 @@ var securityNames = [...]string{
 	SecurityNone:              "none",
 }
 
+// GoString returns the constant's Go name, such as "smtpkit.SecurityImplicitTLS".
+func (s Security) GoString() string {
+	if s >= 0 && int(s) < len(securityGoNames) {
+		return "smtpkit." + securityGoNames[s]
+	}
+	return fmt.Sprintf("smtpkit.Security(%d)", int(s))
+}
+
+var securityGoNames = [...]string{
+	SecurityTLSAuto:           "SecurityTLSAuto",
+	SecurityAuto:              "SecurityAuto",
+	SecurityImplicitTLS:       "SecurityImplicitTLS",
+	SecurityStartTLS:          "SecurityStartTLS",
+	SecurityStartTLSIfOffered: "SecurityStartTLSIfOffered",
+	SecurityNone:              "SecurityNone",
+}
+
 // String returns the mode's name as ParseSecurity accepts it.
 func (s Security) String() string {
 	if s >= 0 && int(s) < len(securityNames) {
@@ -90,9 +107,13 @@ type Options struct {
 	// Security selects how the connection is protected; see Security.
 	Security Security
 
-	// TLSConfig is used for implicit TLS and STARTTLS; nil means verify with
-	// the system roots. ServerName defaults to the host of the address. It is
-	// cloned, never modified.
+	// TLSConfig is the TLS configuration of implicit TLS and STARTTLS; nil
+	// means verify with the system roots. ServerName defaults to the host of
+	// the address. It is cloned, never modified.
+	//
+	// The one rule of TLS settings: TLSConfig holds what crypto/tls can hold,
+	// TLS adds what it cannot hold as plain values (files to read, pins, a
+	// list of versions), and Validate refuses a setting made in both.
 	TLSConfig *tls.Config
 
 	// LocalName is the name sent with EHLO/HELO; empty means the address
@@ -112,9 +133,9 @@ type Options struct {
 	// limit beyond the per-step ones. A context deadline wins over every limit.
 	Timeout time.Duration
 
-	// TLS is the TLS policy in terms a configuration file can hold: allowed
-	// versions, trusted CAs, client certificate, pinned fingerprints. It is
-	// applied on top of (a copy of) TLSConfig, and wins where both speak.
+	// TLS adds to TLSConfig what a configuration file names: allowed
+	// versions, a CA file, a client certificate's files, pinned
+	// fingerprints. The files are read once per Dialer.
 	TLS TLSOptions
 
 	// Auth, when set, logs in during Dial; see Auth.
@@ -148,20 +169,23 @@ type Options struct {
 	BindLocal func(remote *net.TCPAddr) *net.TCPAddr
 
 	// Transcript, when set, receives the protocol dialogue as "C: " and "S: "
-	// lines, with "* " lines for events such as the TLS handshake.
+	// lines, with "* " lines for events such as the TLS handshake; it is
+	// written from the events Trace receives.
 	Transcript io.Writer
 	// Logger, when set, receives events worth a warning, such as Auto settling on plaintext.
 	Logger *slog.Logger
-	// Trace, when set, is told when each phase ends and how long it took.
-	Trace *Trace
+	// Trace, when set, receives every event of every connection (see
+	// Event). Calls are never concurrent, and the events of one connection
+	// come in order; Trace must not block for long, nor call the Client.
+	Trace func(Event)
 }
 
 // VersionSSL30 names SSL 3.0 in TLSOptions.Versions; Go cannot speak it.
 const VersionSSL30 = 0x0300
 
-// TLSOptions is the TLS policy of Options in plain values. Dial checks it
-// and reads its files before it connects: a bad setting fails with an Error
-// of PhaseTLS and nothing is sent.
+// TLSOptions is the part of a TLS policy that tls.Config cannot hold as
+// plain values. Validate checks it; a Dialer reads its files once, before
+// its first connection, and again after Reload.
 type TLSOptions struct {
 	// Versions lists the protocol versions allowed: VersionSSL30 and
 	// tls.VersionTLS10 to tls.VersionTLS13. Empty means Go's defaults (TLS
@@ -183,76 +207,4 @@ type TLSOptions struct {
 	// certificate that matches one is trusted whoever signed it and whatever
 	// names it holds; any other is refused, even one a CA vouches for.
 	Fingerprints []string
-	// ServerName is the name the certificate must be valid for; empty means
-	// TLSConfig's, or else the host of the address.
-	ServerName string
-	// InsecureSkipVerify turns certificate verification off, so anyone on
-	// the path can read and change the session. For tests only. Fingerprints
-	// are still checked when set.
-	InsecureSkipVerify bool
-}
-
-// Trace receives timing events from a session; any field may be nil.
-// Its functions are never called concurrently for one Dial.
-type Trace struct {
-	// PhaseDone is called when a phase ends.
-	PhaseDone func(TraceEvent)
-}
-
-// TraceEvent describes a phase that has ended.
-type TraceEvent struct {
-	Phase   Phase         // the phase
-	Conn    int           // the connection, counted from 1 within one Dial: Auto may open two
-	Elapsed time.Duration // how long the phase took
-	Err     error         // why it failed, or nil
-}
-
-// withDefaults returns a copy of o with zero limits replaced by defaults.
-func (o *Options) withDefaults() (Options, error) {
-	var c Options
-	if o != nil {
-		c = *o
-	}
-	if c.Security < SecurityTLSAuto || c.Security > SecurityNone {
-		return c, fmt.Errorf("smtpkit: invalid Options.Security %d", int(c.Security))
-	}
-	limits := []struct {
-		d   *time.Duration
-		def time.Duration
-		n   string
-	}{
-		{&c.ConnectTimeout, DefaultConnectTimeout, "ConnectTimeout"},
-		{&c.GreetingTimeout, DefaultGreetingTimeout, "GreetingTimeout"},
-		{&c.CommandTimeout, DefaultCommandTimeout, "CommandTimeout"},
-		{&c.DataTimeout, DefaultDataTimeout, "DataTimeout"},
-		{&c.Timeout, 0, "Timeout"},
-	}
-	for _, l := range limits {
-		if *l.d < 0 {
-			return c, fmt.Errorf("smtpkit: Options.%s is negative (%v); use zero for the default", l.n, *l.d)
-		}
-		if *l.d == 0 {
-			*l.d = l.def
-		}
-	}
-	if err := checkArg("Options.LocalName", c.LocalName); err != nil {
-		return c, err
-	}
-	if err := c.checkNetwork(); err != nil {
-		return c, &Error{Phase: PhaseConnect, Err: err}
-	}
-	if err := c.TLS.check(); err != nil {
-		return c, &Error{Phase: PhaseTLS, Err: err}
-	}
-	if c.Dialer == nil {
-		c.Dialer = &net.Dialer{}
-	}
-	return c, nil
-}
-
-func checkArg(what, s string) error {
-	if strings.ContainsAny(s, "\r\n\x00 ") {
-		return fmt.Errorf("smtpkit: %s %q holds a space, CR, LF or NUL: %w", what, s, ErrInvalidArgument)
-	}
-	return nil
 }

@@ -18,8 +18,10 @@ var ErrPoolClosed = errors.New("the pool is closed")
 type Pool struct {
 	// Addr is the server's address, host:port.
 	Addr string
-	// Options says how to reach the server; nil means the zero Options.
-	Options *Options
+	// Dialer makes the pool's connections, and holds what they share (the
+	// TLS files read once, the mode Auto found); nil means a zero Dialer of
+	// the pool's own.
+	Dialer *Dialer
 	// MaxConns bounds the connections open at once; zero means 4.
 	MaxConns int
 	// IdleTimeout is how long a connection may wait unused before it is
@@ -29,13 +31,16 @@ type Pool struct {
 	// that limit messages per connection; zero means no limit.
 	MaxMessages int
 
-	once    sync.Once
-	slots   chan struct{} // one token per connection in use
-	mu      sync.Mutex
-	idle    []*pooled // most recently used last
-	inUse   int
-	closed  bool
-	drained chan struct{} // closed when the pool is closed and nothing is in use
+	once     sync.Once
+	dialer   *Dialer
+	retiring sync.WaitGroup       // QUITs of retired connections, which Close waits for
+	retired  map[*Client]struct{} // the connections saying QUIT, under mu
+	slots    chan struct{}        // one token per connection in use
+	mu       sync.Mutex
+	idle     []*pooled // most recently used last
+	inUse    int
+	closed   bool
+	drained  chan struct{} // closed when the pool is closed and nothing is in use
 }
 
 // pooled is a connection and what the pool knows of it.
@@ -53,6 +58,10 @@ func (p *Pool) init() {
 		}
 		p.slots = make(chan struct{}, n)
 		p.drained = make(chan struct{})
+		p.dialer = p.Dialer
+		if p.dialer == nil {
+			p.dialer = &Dialer{}
+		}
 	})
 }
 
@@ -86,10 +95,10 @@ func (p *Pool) get(ctx context.Context) (pc *pooled, reused bool, err error) {
 			p.mu.Unlock()
 			return pc, true, nil
 		}
-		go pc.c.Quit(context.Background()) // QUIT is bounded by CommandTimeout
+		p.retire(pc.c)
 	}
 	p.mu.Unlock()
-	c, err := Dial(ctx, p.Addr, p.Options)
+	c, err := p.dialer.Dial(ctx, p.Addr)
 	if err != nil {
 		p.release()
 		return nil, false, err
@@ -106,11 +115,39 @@ func (p *Pool) put(pc *pooled) {
 		pc.since = time.Now()
 		p.idle = append(p.idle, pc)
 	}
-	p.mu.Unlock()
 	if !keep {
-		pc.c.Quit(context.Background())
+		p.retire(pc.c)
 	}
+	p.mu.Unlock()
 	p.release()
+}
+
+// retireLimit bounds the QUIT of a retired connection: a polite goodbye,
+// not worth waiting the command limit for.
+const retireLimit = 5 * time.Second
+
+// retire says QUIT on c and closes it, in a goroutine of its own so the
+// caller never waits for it; Close waits for it, up to its context.
+// Called with p.mu held.
+func (p *Pool) retire(c *Client) {
+	if c.usable(PhaseQuit) != nil {
+		c.Close()
+		return
+	}
+	if p.retired == nil {
+		p.retired = map[*Client]struct{}{}
+	}
+	p.retired[c] = struct{}{}
+	p.retiring.Add(1)
+	go func() {
+		defer p.retiring.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), min(retireLimit, c.t.opts.CommandTimeout))
+		defer cancel()
+		c.Quit(ctx)
+		p.mu.Lock()
+		delete(p.retired, c)
+		p.mu.Unlock()
+	}()
 }
 
 func (p *Pool) release() {
@@ -291,10 +328,25 @@ func (p *Pool) Close(ctx context.Context) error {
 		wg.Go(func() { pc.c.Quit(ctx) })
 	}
 	wg.Wait()
+	var err error
 	select {
 	case <-p.drained:
-		return nil
 	case <-ctx.Done():
-		return context.Cause(ctx)
+		err = context.Cause(ctx)
 	}
+	// Wait for the QUITs under way; when ctx has ended, cut them short.
+	retired := make(chan struct{})
+	go func() { p.retiring.Wait(); close(retired) }()
+	select {
+	case <-retired:
+	case <-ctx.Done():
+		err = context.Cause(ctx)
+		p.mu.Lock()
+		for c := range p.retired {
+			c.Close()
+		}
+		p.mu.Unlock()
+		<-retired
+	}
+	return err
 }

@@ -16,7 +16,7 @@ import (
 func TestPoolConcurrentSends(t *testing.T) {
 	srv := smtptest.NewServer(smtptest.StartTLS)
 	defer srv.Close()
-	pool := &smtpkit.Pool{Addr: srv.Addr, Options: srv.ClientOptions(), MaxConns: 3}
+	pool := &smtpkit.Pool{Addr: srv.Addr, Dialer: srv.Dialer(), MaxConns: 3}
 	defer pool.Close(testContext(t))
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)
@@ -86,7 +86,7 @@ func TestPoolReplacesAConnectionTheServerClosed(t *testing.T) {
 		answerQuit(c)
 	})
 	defer srv.Close()
-	pool := &smtpkit.Pool{Addr: srv.Addr, Options: &smtpkit.Options{Security: smtpkit.SecurityNone}}
+	pool := &smtpkit.Pool{Addr: srv.Addr, Dialer: &smtpkit.Dialer{Options: smtpkit.Options{Security: smtpkit.SecurityNone}}}
 	defer pool.Close(testContext(t))
 	env := &smtpkit.Envelope{From: "a@x.test", To: []string{"b@y.test"}}
 	if _, err := pool.Send(testContext(t), env, strings.NewReader("one\r\n")); err != nil {
@@ -122,7 +122,7 @@ func TestPoolRetriesWhenTheServerClosesJustBeforeUse(t *testing.T) {
 		answerQuit(c)
 	})
 	defer srv.Close()
-	pool := &smtpkit.Pool{Addr: srv.Addr, Options: &smtpkit.Options{Security: smtpkit.SecurityNone}}
+	pool := &smtpkit.Pool{Addr: srv.Addr, Dialer: &smtpkit.Dialer{Options: smtpkit.Options{Security: smtpkit.SecurityNone}}}
 	defer pool.Close(testContext(t))
 	env := &smtpkit.Envelope{From: "a@x.test", To: []string{"b@y.test"}}
 	for i := range 2 {
@@ -138,7 +138,7 @@ func TestPoolRetriesWhenTheServerClosesJustBeforeUse(t *testing.T) {
 func TestPoolRetiresConnections(t *testing.T) {
 	srv := smtptest.NewServer(smtptest.Plain)
 	defer srv.Close()
-	pool := &smtpkit.Pool{Addr: srv.Addr, Options: srv.ClientOptions(), MaxMessages: 2}
+	pool := &smtpkit.Pool{Addr: srv.Addr, Dialer: srv.Dialer(), MaxMessages: 2}
 	env := &smtpkit.Envelope{From: "a@x.test", To: []string{"b@y.test"}}
 	for range 5 {
 		if _, err := pool.Send(testContext(t), env, strings.NewReader("m\r\n")); err != nil {
@@ -148,7 +148,7 @@ func TestPoolRetiresConnections(t *testing.T) {
 	if got := srv.Connections(); got != 3 {
 		t.Errorf("%d connections for 5 messages at 2 per connection, want 3", got)
 	}
-	idle := &smtpkit.Pool{Addr: srv.Addr, Options: srv.ClientOptions(), IdleTimeout: time.Millisecond}
+	idle := &smtpkit.Pool{Addr: srv.Addr, Dialer: srv.Dialer(), IdleTimeout: time.Millisecond}
 	before := srv.Connections()
 	for range 2 {
 		if _, err := idle.Send(testContext(t), env, strings.NewReader("m\r\n")); err != nil {
@@ -170,7 +170,7 @@ func TestPoolClose(t *testing.T) {
 		}
 	})
 	defer srv.Close()
-	pool := &smtpkit.Pool{Addr: srv.Addr, Options: &smtpkit.Options{Security: smtpkit.SecurityNone}}
+	pool := &smtpkit.Pool{Addr: srv.Addr, Dialer: &smtpkit.Dialer{Options: smtpkit.Options{Security: smtpkit.SecurityNone}}}
 	env := &smtpkit.Envelope{From: "a@x.test", To: []string{"b@y.test"}}
 	if _, err := pool.Send(testContext(t), env, strings.NewReader("m\r\n")); err != nil {
 		t.Fatal(err)
@@ -193,7 +193,7 @@ func TestPoolSendAll(t *testing.T) {
 	srv.Config.Backend = backend
 	srv.Start()
 	defer srv.Close()
-	pool := &smtpkit.Pool{Addr: srv.Addr, Options: srv.ClientOptions(), MaxConns: 4}
+	pool := &smtpkit.Pool{Addr: srv.Addr, Dialer: srv.Dialer(), MaxConns: 4}
 	defer pool.Close(testContext(t))
 	var mails []smtpkit.Mail
 	for i := range 300 {
@@ -247,7 +247,7 @@ func TestPoolGetHonoursContext(t *testing.T) {
 		}
 	})
 	defer srv.Close()
-	pool := &smtpkit.Pool{Addr: srv.Addr, Options: &smtpkit.Options{Security: smtpkit.SecurityNone}, MaxConns: 1}
+	pool := &smtpkit.Pool{Addr: srv.Addr, Dialer: &smtpkit.Dialer{Options: smtpkit.Options{Security: smtpkit.SecurityNone}}, MaxConns: 1}
 	env := &smtpkit.Envelope{From: "a@x.test", To: []string{"b@y.test"}}
 	busy, cancelBusy := context.WithCancel(testContext(t))
 	done := make(chan error, 1)

@@ -56,7 +56,6 @@ func TestModes(t *testing.T) {
 					// still be connecting after Dial returned.
 					srv := smtptest.NewServer(kind)
 					defer srv.Close()
-					smtpkit.ForgetModes()
 					addr := srv.Addr
 					opts := &smtpkit.Options{
 						Security:        mode,

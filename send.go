@@ -68,7 +68,7 @@ const chunkSize = 256 << 10
 // failure is an *Error of phase mail, rcpt or data; the Result, when not
 // nil, still holds the recipients' replies.
 func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (_ *Result, err error) {
-	ctx, cancel := c.t.operation(ctx)
+	ctx, cancel := operation(ctx, c.t.opts.Timeout)
 	defer cancel()
 	tx, err := c.newTransaction(ctx, env, msg)
 	if err != nil {
@@ -80,6 +80,7 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (_ *Res
 		if c.replies == before && errors.As(err, &e) && e.Code == 0 {
 			e.unanswered = true
 		}
+		tx.done(err)
 	}()
 	switch {
 	case tx.chunks != nil && c.caps.Pipelining():
@@ -136,34 +137,25 @@ type transaction struct {
 	chunks  *chunker // nil: DATA
 	result  *Result
 	err     error // in a pipe: the transaction's failure, once known
-	done    bool  // in a pipe: the reply to the end of the data was read
+	ended   bool  // in a pipe: the reply to the end of the data was read
 	replies int   // in a pipe: replies read for this transaction
+}
+
+// done tells Trace how the transaction ended.
+func (tx *transaction) done(err error) {
+	if tx.c.t.p.tracing {
+		tx.c.t.emit(TransactionDone{Conn: tx.c.conn(), From: tx.env.From, Result: tx.result, Err: err})
+	}
 }
 
 // write buffers one command; nothing is flushed.
 func (tx *transaction) write(verb string, args ...string) error {
-	return tx.c.write(tx.ctx, PhaseMail, tx.c.t.opts.CommandTimeout, func() error {
-		return tx.c.wire.WriteCommand(verb, args...)
-	})
+	return tx.c.send(tx.ctx, PhaseMail, verb, args...)
 }
 
 // read flushes what is buffered and reads one reply.
 func (tx *transaction) read(p Phase) (*Reply, error) {
-	var r *Reply
-	err := tx.c.exchange(tx.ctx, p, time.Now(), tx.c.t.opts.CommandTimeout, ErrCommandTimeout, func() error {
-		if err := tx.c.wire.Flush(); err != nil {
-			return err
-		}
-		var err error
-		r, err = tx.c.readReply()
-		return err
-	})
-	if err == nil && r.Code == 421 {
-		tx.c.nc.Close()
-		tx.c.err = tx.c.replyError(p, r, ErrClosed)
-		return r, tx.c.err
-	}
-	return r, err
+	return tx.c.reply(tx.ctx, p, time.Now(), tx.c.t.opts.CommandTimeout, ErrCommandTimeout)
 }
 
 // envelope buffers RSET when an earlier transaction was left open, then MAIL
@@ -320,29 +312,27 @@ func (tx *transaction) pipelined() error {
 // final reply may take DataTimeout too (RFC 5321 4.5.3.2).
 func (tx *transaction) data() error {
 	limit := tx.c.t.opts.DataTimeout
+	var n int64
 	err := tx.c.write(tx.ctx, PhaseData, limit, func() error {
-		tx.c.wire.Trace("<message data>")
 		dw := wire.NewDataWriter(&freshDeadline{ctx: tx.ctx, nc: tx.c.nc, limit: limit, w: tx.c.wire})
 		// Read in pieces (hiding any WriterTo), so memory stays one buffer
 		// and each write gets its own deadline.
-		if _, err := io.CopyBuffer(dw, struct{ io.Reader }{tx.msg}, make([]byte, 32<<10)); err != nil {
+		var err error
+		if n, err = io.CopyBuffer(dw, struct{ io.Reader }{tx.msg}, make([]byte, 32<<10)); err != nil {
 			return err
 		}
 		if err := dw.Close(); err != nil {
 			return err
 		}
-		tx.c.wire.Trace(".")
 		return tx.c.wire.Flush()
 	})
 	if err != nil {
 		return err
 	}
-	var r *Reply
-	err = tx.c.exchange(tx.ctx, PhaseData, time.Now(), limit, ErrCommandTimeout, func() error {
-		var err error
-		r, err = tx.c.readReply()
-		return err
-	})
+	if tx.c.t.p.tracing {
+		tx.c.t.emit(DataSent{Conn: tx.c.conn(), Bytes: n, Last: true, TLS: tx.c.tlsState != nil})
+	}
+	r, err := tx.c.reply(tx.ctx, PhaseData, time.Now(), limit, ErrCommandTimeout)
 	if err != nil {
 		return err
 	}
@@ -398,30 +388,14 @@ func (tx *transaction) bdat() error {
 		if last {
 			args = append(args, "LAST")
 		}
-		err = tx.c.write(tx.ctx, PhaseData, tx.c.t.opts.DataTimeout, func() error {
-			if err := tx.c.wire.WriteCommand("BDAT", args...); err != nil {
-				return err
-			}
-			tx.c.wire.Trace("<" + strconv.Itoa(len(data)) + " bytes of message data>")
-			_, err := tx.c.wire.Write(data)
-			return err
-		})
-		if err != nil {
+		if err := tx.c.chunk(tx.ctx, data, last, args); err != nil {
 			return err
 		}
 		limit := tx.c.t.opts.CommandTimeout
 		if last {
 			limit = tx.c.t.opts.DataTimeout
 		}
-		var r *Reply
-		err = tx.c.exchange(tx.ctx, PhaseData, time.Now(), limit, ErrCommandTimeout, func() error {
-			if err := tx.c.wire.Flush(); err != nil {
-				return err
-			}
-			var err error
-			r, err = tx.c.readReply()
-			return err
-		})
+		r, err := tx.c.reply(tx.ctx, PhaseData, time.Now(), limit, ErrCommandTimeout)
 		switch {
 		case err != nil:
 			return err
@@ -431,6 +405,21 @@ func (tx *transaction) bdat() error {
 			return tx.c.replyError(PhaseData, r, nil)
 		}
 	}
+}
+
+// chunk buffers one BDAT command and its data, within the data limit.
+func (c *Client) chunk(ctx context.Context, data []byte, last bool, args []string) error {
+	err := c.write(ctx, PhaseData, c.t.opts.DataTimeout, func() error {
+		if err := c.wire.WriteCommand("BDAT", args...); err != nil {
+			return err
+		}
+		_, err := c.wire.Write(data)
+		return err
+	})
+	if err == nil && c.t.p.tracing {
+		c.t.emit(DataSent{Conn: c.conn(), Bytes: int64(len(data)), Chunk: true, Last: last, TLS: c.tlsState != nil})
+	}
+	return err
 }
 
 // chunker cuts a message into BDAT chunks, normalising line endings unless

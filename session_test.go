@@ -71,7 +71,6 @@ func TestStartTLSRequiredNeverContinuesInPlaintext(t *testing.T) {
 	for _, tt := range tests {
 		for _, mode := range []smtpkit.Security{smtpkit.SecurityStartTLS, smtpkit.SecurityTLSAuto} {
 			t.Run(tt.name+"/"+mode.String(), func(t *testing.T) {
-				smtpkit.ForgetModes()
 				srv := smtptest.NewRawServer(func(c *smtptest.RawConn) {
 					if !greetAndEHLO(c, tt.ext...) {
 						return
@@ -209,7 +208,6 @@ func TestGreetingTimeoutOnSilentServer(t *testing.T) {
 }
 
 func TestAutoOnSilentServerFailsByGreetingTimeout(t *testing.T) {
-	smtpkit.ForgetModes()
 	srv := smtptest.NewRawServer(func(c *smtptest.RawConn) { c.WaitClose() })
 	defer srv.Close()
 	_, err := smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{Security: smtpkit.SecurityAuto, GreetingTimeout: 200 * time.Millisecond})
@@ -438,7 +436,6 @@ func TestTLSFailureAfterSTARTTLS(t *testing.T) {
 	})
 	defer srv.Close()
 	for _, mode := range []smtpkit.Security{smtpkit.SecurityStartTLSIfOffered, smtpkit.SecurityAuto} {
-		smtpkit.ForgetModes()
 		c, err := smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{Security: mode})
 		if c != nil {
 			c.Close()

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,31 +13,13 @@ import (
 )
 
 // tlsConfig returns the TLS configuration for this server: a copy of the
-// one prepared before the first connection, with ServerName set to the host
-// when empty.
+// Dialer's prepared one, with ServerName set to the host when empty.
 func (t *target) tlsConfig() *tls.Config {
-	path, _ := t.netPath() // made, without error, before the connection this handshake runs on
-	cfg := path.tls.Clone()
+	cfg := t.p.tls.Clone()
 	if cfg.ServerName == "" {
 		cfg.ServerName = t.host
 	}
 	return cfg
-}
-
-// check validates the options that need no file, without connecting:
-// the versions, the pins, and that a certificate comes with its key.
-func (o *TLSOptions) check() error {
-	if _, _, err := o.versions(); err != nil {
-		return err
-	}
-	if _, err := parseFingerprints(o.Fingerprints); err != nil {
-		return err
-	}
-	if (o.CertFile == "") != (o.KeyFile == "") {
-		return errors.New("Options.TLS.CertFile and KeyFile go together: set both (the client certificate " +
-			"and its private key, in PEM), or neither")
-	}
-	return nil
 }
 
 // apply returns a copy of base (nil: the zero configuration) with the
@@ -53,8 +34,8 @@ func (o *TLSOptions) apply(base *tls.Config, log *slog.Logger) (*tls.Config, err
 		return nil, err
 	}
 	if len(dropped) > 0 && log != nil {
-		log.Warn("smtpkit: Options.TLS.Versions names versions this runtime (Go's crypto/tls) cannot speak; "+
-			"they were dropped (set StrictVersions to refuse instead)",
+		log.Warn("smtpkit: TLS versions this runtime (Go's crypto/tls) cannot speak were dropped "+
+			"(strict versions would refuse instead)",
 			"dropped", versionNames(dropped), "allowed", versionNames(allowed))
 	}
 	var checks []func(tls.ConnectionState) error
@@ -67,25 +48,24 @@ func (o *TLSOptions) apply(base *tls.Config, log *slog.Logger) (*tls.Config, err
 	}
 	if o.CAFile != "" {
 		if cfg.RootCAs, err = loadCAFile(o.CAFile); err != nil {
-			return nil, err
+			return nil, &OptionError{Field: "TLS.CAFile", Value: o.CAFile, Err: err}
 		}
 	}
 	if o.CertFile != "" {
 		pair, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("cannot load the client certificate of Options.TLS.CertFile and KeyFile: %w", err)
+			return nil, &OptionError{Field: "TLS.CertFile", Value: o.CertFile,
+				Err: fmt.Errorf("cannot load the client certificate and its key (TLS.KeyFile %s): %w", o.KeyFile, err)}
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	}
-	if o.ServerName != "" {
-		cfg.ServerName = o.ServerName
-	}
-	if o.InsecureSkipVerify {
-		cfg.InsecureSkipVerify = true
-	}
-	pins, err := parseFingerprints(o.Fingerprints)
-	if err != nil {
-		return nil, err
+	var pins [][sha256.Size]byte
+	for i, fp := range o.Fingerprints {
+		pin, err := ParseFingerprint(fp)
+		if err != nil {
+			return nil, &OptionError{Field: fmt.Sprintf("TLS.Fingerprints[%d]", i), Value: fp, Err: err}
+		}
+		pins = append(pins, pin)
 	}
 	if len(pins) > 0 {
 		// The pins replace chain and name verification: a pinned certificate
@@ -132,11 +112,11 @@ func (o *TLSOptions) versions() (allowed, dropped []uint16, err error) {
 		if len(dropped) > 1 {
 			verb, pronoun = "are", "them"
 		}
-		return nil, nil, fmt.Errorf("Options.TLS.Versions: %s %s not supported by this runtime (Go's crypto/tls); "+
-			"remove %s or turn off StrictVersions", versionNames(dropped), verb, pronoun)
+		return nil, nil, fmt.Errorf("%s %s not supported by this runtime (Go's crypto/tls), "+
+			"and strict versions refuse to drop %s: remove %s", versionNames(dropped), verb, pronoun, pronoun)
 	case len(dropped) > 0 && len(allowed) == 0:
-		return nil, nil, fmt.Errorf("Options.TLS.Versions allows only %s, which this runtime (Go's crypto/tls) "+
-			"cannot speak; allow TLS 1.2 or TLS 1.3", versionNames(dropped))
+		return nil, nil, fmt.Errorf("only %s %s allowed, which this runtime (Go's crypto/tls) "+
+			"cannot speak: allow TLS 1.2 or TLS 1.3", versionNames(dropped), map[bool]string{true: "are", false: "is"}[len(dropped) > 1])
 	}
 	return allowed, dropped, nil
 }
@@ -171,7 +151,7 @@ func versionCheck(allowed []uint16) func(tls.ConnectionState) error {
 		if slices.Contains(allowed, cs.Version) {
 			return nil
 		}
-		return fmt.Errorf("the server chose %s, which Options.TLS.Versions does not allow (it allows %s)",
+		return fmt.Errorf("the server chose %s, which the TLS versions allowed do not include (they are %s)",
 			versionName(cs.Version), versionNames(allowed))
 	}
 }
@@ -180,47 +160,26 @@ func versionCheck(allowed []uint16) func(tls.ConnectionState) error {
 func loadCAFile(name string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(name)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read Options.TLS.CAFile: %w", err)
+		return nil, fmt.Errorf("cannot read the CA file: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("Options.TLS.CAFile %s holds no PEM certificate (-----BEGIN CERTIFICATE-----)", name)
+		return nil, errors.New("the CA file holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
 	}
 	return pool, nil
-}
-
-// parseFingerprints parses SHA-256 fingerprints in hex, colons and case optional.
-func parseFingerprints(fps []string) ([][sha256.Size]byte, error) {
-	pins := make([][sha256.Size]byte, 0, len(fps))
-	for i, fp := range fps {
-		digits := strings.ReplaceAll(strings.TrimSpace(fp), ":", "")
-		var pin [sha256.Size]byte
-		n, err := hex.Decode(pin[:], []byte(digits))
-		if err == nil && n == len(pin) && len(digits) == 2*len(pin) {
-			pins = append(pins, pin)
-			continue
-		}
-		hint := ""
-		if err == nil && len(digits) == 40 {
-			hint = "; it looks like a SHA-1 fingerprint: pin the SHA-256 one (openssl x509 -noout -fingerprint -sha256)"
-		}
-		return nil, fmt.Errorf("Options.TLS.Fingerprints[%d] %q is not a SHA-256 fingerprint: "+
-			"want 64 hex digits, colons optional, such as 5E:A1:...%s", i, fp, hint)
-	}
-	return pins, nil
 }
 
 // pinCheck accepts the connection only when the server's certificate is one of pins.
 func pinCheck(pins [][sha256.Size]byte) func(tls.ConnectionState) error {
 	return func(cs tls.ConnectionState) error {
 		if len(cs.PeerCertificates) == 0 {
-			return errors.New("the server presented no certificate, and Options.TLS.Fingerprints pins one")
+			return errors.New("the server presented no certificate, and a fingerprint pins one")
 		}
 		sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
 		if slices.Contains(pins, sum) {
 			return nil
 		}
-		return fmt.Errorf("the server's certificate (%s, SHA-256 %s) matches none of Options.TLS.Fingerprints: "+
+		return fmt.Errorf("the server's certificate (%s, SHA-256 %s) matches none of the pinned fingerprints: "+
 			"it is not the pinned certificate; if the server's certificate was replaced on purpose, pin the new one",
 			cs.PeerCertificates[0].Subject, colonHex(sum[:]))
 	}

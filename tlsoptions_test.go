@@ -105,7 +105,6 @@ func TestTLSVersionTooOldForClient(t *testing.T) {
 		{smtptest.StartTLS, smtpkit.SecurityAuto},
 	} {
 		t.Run(tt.server.String()+"/"+tt.mode.String(), func(t *testing.T) {
-			smtpkit.ForgetModes()
 			srv := tlsServer(t, tt.server, func(c *tls.Config) { c.MaxVersion = tls.VersionTLS12 })
 			c, err := smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{
 				Security:        tt.mode,
@@ -130,7 +129,6 @@ func TestTLSVersionChosen(t *testing.T) {
 		{smtptest.ImplicitTLS, smtpkit.SecurityTLSAuto},
 	} {
 		t.Run(tt.server.String()+"/"+tt.mode.String(), func(t *testing.T) {
-			smtpkit.ForgetModes()
 			srv := smtptest.NewServer(tt.server)
 			defer srv.Close()
 			var transcript safeBuffer
@@ -188,16 +186,16 @@ func TestTLSVersionSSL30(t *testing.T) {
 		want string
 	}{
 		{"strict", smtpkit.TLSOptions{Versions: []uint16{smtpkit.VersionSSL30, tls.VersionTLS12}, StrictVersions: true},
-			"SSL 3.0 is not supported by this runtime (Go's crypto/tls); remove it or turn off StrictVersions"},
+			"SSL 3.0 is not supported by this runtime (Go's crypto/tls), and strict versions refuse to drop it: remove it (try Options.TLS.StrictVersions = false)"},
 		{"strict, two", smtpkit.TLSOptions{Versions: []uint16{tls.VersionTLS13, 0x0305, smtpkit.VersionSSL30}, StrictVersions: true},
-			"unknown version 0x0305 and SSL 3.0 are not supported by this runtime (Go's crypto/tls); remove them"},
+			"unknown version 0x0305 and SSL 3.0 are not supported by this runtime (Go's crypto/tls), and strict versions refuse to drop them: remove them"},
 		{"nothing else", smtpkit.TLSOptions{Versions: []uint16{smtpkit.VersionSSL30}},
-			"allows only SSL 3.0, which this runtime (Go's crypto/tls) cannot speak"},
+			"only SSL 3.0 is allowed, which this runtime (Go's crypto/tls) cannot speak"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var log strings.Builder
 			c, err := dial(tt.opts, &log)
-			checkTLSFailure(t, c, err, tt.want)
+			checkOptionError(t, c, err, "TLS.Versions", tt.want)
 		})
 	}
 	if n := srv.Connections() - before; n != 0 {
@@ -230,7 +228,7 @@ func TestTLSVersionsWithAGap(t *testing.T) {
 			})
 			if !tt.ok {
 				checkTLSFailure(t, c, err, "the server chose "+tls.VersionName(tt.server)+
-					", which Options.TLS.Versions does not allow (it allows TLS 1.0 and TLS 1.3)")
+					", which the TLS versions allowed do not include (they are TLS 1.0 and TLS 1.3)")
 				return
 			}
 			if err != nil {
@@ -267,7 +265,7 @@ func TestTLSCAFile(t *testing.T) {
 	for _, tt := range []struct {
 		name, file, want string
 	}{
-		{"missing", filepath.Join(t.TempDir(), "nothing.pem"), "cannot read Options.TLS.CAFile: open "},
+		{"missing", filepath.Join(t.TempDir(), "nothing.pem"), "cannot read the CA file: open "},
 		{"empty", writeFile(t, "empty.pem", nil), "holds no PEM certificate"},
 		{"not PEM", writeFile(t, "der.crt", smtptest.Certificate().Raw), "holds no PEM certificate"},
 	} {
@@ -276,7 +274,7 @@ func TestTLSCAFile(t *testing.T) {
 				Security: smtpkit.SecurityAuto,
 				TLS:      smtpkit.TLSOptions{CAFile: tt.file},
 			})
-			checkTLSFailure(t, c, err, tt.want)
+			checkOptionError(t, c, err, "TLS.CAFile", tt.want)
 		})
 	}
 	if n := srv.Connections() - before; n != 0 {
@@ -290,7 +288,6 @@ func TestTLSFingerprints(t *testing.T) {
 	stranger := tlsServer(t, smtptest.ImplicitTLS, withCertificate(pair))
 	for _, pretty := range []bool{true, false} {
 		t.Run("pinned, untrusted", func(t *testing.T) {
-			smtpkit.ForgetModes()
 			c, err := smtpkit.Dial(testContext(t), stranger.Addr, &smtpkit.Options{
 				Security: smtpkit.SecurityAuto,
 				TLS:      smtpkit.TLSOptions{Fingerprints: []string{pin(smtptest.Certificate(), true), pin(cert, pretty)}},
@@ -303,7 +300,6 @@ func TestTLSFingerprints(t *testing.T) {
 	}
 	t.Run("not pinned", func(t *testing.T) {
 		// The server's certificate is trusted, but it is not the pinned one.
-		smtpkit.ForgetModes()
 		srv := smtptest.NewServer(smtptest.ImplicitTLS)
 		defer srv.Close()
 		c, err := smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{
@@ -312,7 +308,7 @@ func TestTLSFingerprints(t *testing.T) {
 			TLS:       smtpkit.TLSOptions{Fingerprints: []string{pin(cert, true)}},
 		})
 		checkTLSFailure(t, c, err, "SHA-256 "+strings.ToUpper(pin(smtptest.Certificate(), true))+
-			") matches none of Options.TLS.Fingerprints")
+			") matches none of the pinned fingerprints")
 	})
 	before := stranger.Connections()
 	for _, tt := range []struct {
@@ -320,14 +316,14 @@ func TestTLSFingerprints(t *testing.T) {
 	}{
 		{"not hex", strings.Repeat("zz", 32), `Options.TLS.Fingerprints[0] "zzzz`},
 		{"too short", pin(cert, true)[3:], "want 64 hex digits"},
-		{"SHA-1", strings.Repeat("ab", 20), "it looks like a SHA-1 fingerprint"},
+		{"SHA-1", strings.Repeat("ab", 20), "this is a SHA-1 fingerprint"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := smtpkit.Dial(testContext(t), stranger.Addr, &smtpkit.Options{
 				Security: smtpkit.SecurityImplicitTLS,
 				TLS:      smtpkit.TLSOptions{Fingerprints: []string{tt.pin}},
 			})
-			checkTLSFailure(t, c, err, tt.want)
+			checkOptionError(t, c, err, "TLS.Fingerprints[0]", tt.want)
 		})
 	}
 	if n := stranger.Connections() - before; n != 0 {
@@ -338,21 +334,17 @@ func TestTLSFingerprints(t *testing.T) {
 func TestTLSServerName(t *testing.T) {
 	srv := smtptest.NewServer(smtptest.ImplicitTLS) // the certificate names localhost, 127.0.0.1 and ::1
 	defer srv.Close()
-	dial := func(tlsConfig *tls.Config, serverName string) (*smtpkit.Client, error) {
-		return smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{
-			Security:  smtpkit.SecurityImplicitTLS,
-			TLSConfig: tlsConfig,
-			TLS:       smtpkit.TLSOptions{ServerName: serverName},
-		})
+	dial := func(serverName string) (*smtpkit.Client, error) {
+		cfg := smtptest.ClientTLSConfig()
+		cfg.ServerName = serverName
+		return smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{Security: smtpkit.SecurityImplicitTLS, TLSConfig: cfg})
 	}
-	c, err := dial(smtptest.ClientTLSConfig(), "mail.example.com")
+	c, err := dial("mail.example.com")
 	checkTLSFailure(t, c, err, "mail.example.com")
 	if !errors.As(err, new(x509.HostnameError)) {
 		t.Errorf("err = %v, want an x509.HostnameError", err)
 	}
-	wrong := smtptest.ClientTLSConfig()
-	wrong.ServerName = "mail.example.com"
-	c, err = dial(wrong, "localhost") // Options.TLS wins over TLSConfig
+	c, err = dial("localhost")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,13 +410,13 @@ func TestTLSClientCertificate(t *testing.T) {
 		opts smtpkit.TLSOptions
 		want string
 	}{
-		{"key missing", smtpkit.TLSOptions{CertFile: certFile}, "CertFile and KeyFile go together"},
+		{"key missing", smtpkit.TLSOptions{CertFile: certFile}, "without its private key"},
 		{"key is a certificate", smtpkit.TLSOptions{CertFile: certFile, KeyFile: certFile}, "cannot load the client certificate"},
 		{"no file", smtpkit.TLSOptions{CertFile: certFile + ".nothing", KeyFile: keyFile}, "cannot load the client certificate"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{Security: smtpkit.SecurityImplicitTLS, TLS: tt.opts})
-			checkTLSFailure(t, c, err, tt.want)
+			checkOptionError(t, c, err, "TLS.", tt.want)
 		})
 	}
 	if n := srv.Connections() - before; n != 0 {
@@ -438,8 +430,8 @@ func TestTLSInsecureSkipVerify(t *testing.T) {
 	c, err := smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{Security: smtpkit.SecurityStartTLS})
 	checkTLSFailure(t, c, err, "certificate")
 	c, err = smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{
-		Security: smtpkit.SecurityStartTLS,
-		TLS:      smtpkit.TLSOptions{InsecureSkipVerify: true},
+		Security:  smtpkit.SecurityStartTLS,
+		TLSConfig: &tls.Config{InsecureSkipVerify: true},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -453,9 +445,8 @@ func TestTLSConfigNotModified(t *testing.T) {
 	srv := smtptest.NewServer(smtptest.ImplicitTLS)
 	defer srv.Close()
 	var calls int
-	user := smtptest.ClientTLSConfig()
+	user := &tls.Config{ServerName: "localhost"}
 	user.VerifyConnection = func(tls.ConnectionState) error { calls++; return nil }
-	roots := user.RootCAs
 	c, err := smtpkit.Dial(testContext(t), srv.Addr, &smtpkit.Options{
 		Security:  smtpkit.SecurityImplicitTLS,
 		TLSConfig: user,
@@ -463,7 +454,6 @@ func TestTLSConfigNotModified(t *testing.T) {
 			Versions:     []uint16{tls.VersionTLS10, tls.VersionTLS13},
 			Fingerprints: []string{pin(smtptest.Certificate(), true)},
 			CAFile:       writeFile(t, "ca.pem", smtptest.CertificatePEM()),
-			ServerName:   "localhost",
 		},
 	})
 	if err != nil {
@@ -473,7 +463,7 @@ func TestTLSConfigNotModified(t *testing.T) {
 	if calls != 1 {
 		t.Errorf("the TLSConfig's VerifyConnection ran %d times, want 1", calls)
 	}
-	if user.MinVersion != 0 || user.MaxVersion != 0 || user.InsecureSkipVerify || user.ServerName != "" || user.RootCAs != roots {
+	if user.MinVersion != 0 || user.MaxVersion != 0 || user.InsecureSkipVerify || user.ServerName != "localhost" || user.RootCAs != nil {
 		t.Errorf("Options.TLSConfig was modified: %+v", user)
 	}
 }

@@ -65,6 +65,12 @@ type Account struct {
 
 	// TLS is the TLS policy: versions, CA file, client certificate, pins.
 	TLS smtpkit.TLSOptions
+	// TLSServerName is the name the server's certificate must be valid
+	// for; empty means the host. It becomes Options.TLSConfig.ServerName.
+	TLSServerName string
+	// TLSInsecureSkipVerify turns certificate verification off (pins are
+	// still checked). It becomes Options.TLSConfig.InsecureSkipVerify.
+	TLSInsecureSkipVerify bool
 
 	// Auth says whether to log in.
 	Auth AuthMode
@@ -170,10 +176,10 @@ var fields = [numFields]fieldInfo{
 		func(d, s *Account) { d.TLS.KeyFile = s.TLS.KeyFile }, func(a *Account) string { return a.TLS.KeyFile }},
 	fTLSFingerprints: {"tls_fingerprints", func(a *Account) bool { return len(a.TLS.Fingerprints) == 0 },
 		func(d, s *Account) { d.TLS.Fingerprints = slices.Clone(s.TLS.Fingerprints) }, func(a *Account) string { return strings.Join(a.TLS.Fingerprints, ",") }},
-	fTLSServerName: {"tls_server_name", func(a *Account) bool { return a.TLS.ServerName == "" },
-		func(d, s *Account) { d.TLS.ServerName = s.TLS.ServerName }, func(a *Account) string { return a.TLS.ServerName }},
-	fTLSInsecureSkipVerify: {"tls_insecure_skip_verify", func(a *Account) bool { return !a.TLS.InsecureSkipVerify },
-		func(d, s *Account) { d.TLS.InsecureSkipVerify = s.TLS.InsecureSkipVerify }, func(a *Account) string { return strconv.FormatBool(a.TLS.InsecureSkipVerify) }},
+	fTLSServerName: {"tls_server_name", func(a *Account) bool { return a.TLSServerName == "" },
+		func(d, s *Account) { d.TLSServerName = s.TLSServerName }, func(a *Account) string { return a.TLSServerName }},
+	fTLSInsecureSkipVerify: {"tls_insecure_skip_verify", func(a *Account) bool { return !a.TLSInsecureSkipVerify },
+		func(d, s *Account) { d.TLSInsecureSkipVerify = s.TLSInsecureSkipVerify }, func(a *Account) string { return strconv.FormatBool(a.TLSInsecureSkipVerify) }},
 	fAuth: {"auth", func(a *Account) bool { return a.Auth == AuthAuto },
 		func(d, s *Account) { d.Auth = s.Auth }, func(a *Account) string { return a.Auth.String() }},
 	fUser: {"user", func(a *Account) bool { return a.User == "" },

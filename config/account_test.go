@@ -78,7 +78,7 @@ from = "file@example.com"
 
 	m := Merge(file, env, nil, flags)
 	if m.Name != "work" || m.Host != "flag.example.com" || m.Port != 2525 || m.User != "file-user" ||
-		m.Security != smtpkit.SecurityStartTLS || m.TLS.InsecureSkipVerify || m.From != "direct@example.com" {
+		m.Security != smtpkit.SecurityStartTLS || m.TLSInsecureSkipVerify || m.From != "direct@example.com" {
 		t.Errorf("merged = %v", m)
 	}
 	if pw, _ := m.Password.Resolve(context.Background()); pw != "env-password" {

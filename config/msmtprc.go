@@ -70,8 +70,8 @@ func LoadMsmtprc(path string) (*File, error) {
 //	tls_fingerprint            TLS.Fingerprints; SHA-256 only (msmtp's SHA-1
 //	                           and MD5 forms are errors that say so)
 //	tls_cert_file, tls_key_file  TLS.CertFile, TLS.KeyFile
-//	tls_certcheck off          TLS.InsecureSkipVerify (a fingerprint is still checked)
-//	tls_host_override          TLS.ServerName
+//	tls_certcheck off          TLSInsecureSkipVerify (a fingerprint is still checked)
+//	tls_host_override          TLSServerName
 //	auth on / off / METHOD     log in choosing the mechanism / never log in /
 //	                           only METHOD; without auth, msmtp and smtpkit do
 //	                           not log in, even with a user set
@@ -404,7 +404,8 @@ func checkMsmtp(cmd string, arg *string) (string, error) {
 		if *arg == "" {
 			return cmd, nil
 		}
-		return cmd, checkFingerprint(*arg)
+		_, err := smtpkit.ParseFingerprint(*arg)
+		return cmd, err
 	case "tls_host_override":
 		return cmd, checkText(*arg, true)
 	case "proxy_host":
@@ -505,11 +506,11 @@ func (r *msmtpReader) convert(m *msmtpAccount) *Account {
 		a.mark(fTLSKeyFile, at(s))
 	}
 	if s, ok := get("tls_certcheck"); ok && s.arg == "off" {
-		a.TLS.InsecureSkipVerify = true
+		a.TLSInsecureSkipVerify = true
 		a.mark(fTLSInsecureSkipVerify, at(s))
 	}
 	if s, ok := get("tls_host_override"); ok && s.arg != "" {
-		a.TLS.ServerName = s.arg
+		a.TLSServerName = s.arg
 		a.mark(fTLSServerName, at(s))
 	}
 

@@ -38,8 +38,8 @@ func TestLoadMsmtprcEveryCommand(t *testing.T) {
 		{"TLS.Fingerprints", len(w.TLS.Fingerprints), 1},
 		{"TLS.CertFile", w.TLS.CertFile, filepath.Join(h, "client.pem")},
 		{"TLS.KeyFile", w.TLS.KeyFile, filepath.Join(h, "client.key")},
-		{"TLS.ServerName", w.TLS.ServerName, "mail.example.com"},
-		{"TLS.InsecureSkipVerify", w.TLS.InsecureSkipVerify, false},
+		{"TLSServerName", w.TLSServerName, "mail.example.com"},
+		{"TLSInsecureSkipVerify", w.TLSInsecureSkipVerify, false},
 		{"Proxy", w.Proxy, "socks5h://127.0.0.1:9050"},
 		{"LocalAddr", w.LocalAddr, "192.0.2.10"},
 		{"LocalName", w.LocalName, "client.example.com"},
@@ -64,7 +64,7 @@ func TestLoadMsmtprcEveryCommand(t *testing.T) {
 
 	s := mustAccount(t, f, "smtps")
 	if s.Host != "smtp.example.com" || s.User != "alice" || s.Security != smtpkit.SecurityImplicitTLS ||
-		s.Port != 465 || !s.TLS.InsecureSkipVerify || s.TLS.CAFile != "/etc/ssl/ca.pem" {
+		s.Port != 465 || !s.TLSInsecureSkipVerify || s.TLS.CAFile != "/etc/ssl/ca.pem" {
 		t.Errorf("smtps = %v", s)
 	}
 	if pw, err := s.Password.Resolve(context.Background()); err != nil || pw != "secret-in-file" {
@@ -224,7 +224,7 @@ func TestMsmtprcCompatibility(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := mustAccount(t, f, "old")
-	if a.Security != smtpkit.SecurityImplicitTLS || !a.TLS.InsecureSkipVerify || a.Port != 465 || a.ConnectTimeout != 0 {
+	if a.Security != smtpkit.SecurityImplicitTLS || !a.TLSInsecureSkipVerify || a.Port != 465 || a.ConnectTimeout != 0 {
 		t.Errorf("old = %v", a)
 	}
 }

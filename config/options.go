@@ -2,11 +2,14 @@ package config
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/smtpkit/smtpkit"
 	"github.com/smtpkit/smtpkit/sasl"
@@ -38,7 +41,9 @@ func (a *Account) LogsIn() bool {
 
 // Check reports, without reading any secret, what keeps the account from
 // being used (no host, a certificate without its key, credentials that
-// cannot log in) in *Error values naming the file, line and key.
+// cannot log in) in *Error values naming the file, line and key. The
+// settings are checked by smtpkit's own Options.Validate, so a value means
+// here what it means to the library; its hints are worded as keys.
 func (a *Account) Check() error {
 	var errs errorList
 	fail := func(f field, key, msg string) {
@@ -52,36 +57,141 @@ func (a *Account) Check() error {
 	if a.Port < 0 || a.Port > 65535 {
 		fail(fPort, "port", "the port "+strconv.Itoa(a.Port)+" is out of range: want 1 to 65535, or 0 for the default")
 	}
-	if a.Security < smtpkit.SecurityTLSAuto || a.Security > smtpkit.SecurityNone {
-		fail(fSecurity, "security", "the security mode "+strconv.Itoa(int(a.Security))+" is unknown")
-	}
-	switch {
-	case a.TLS.CertFile != "" && a.TLS.KeyFile == "":
-		fail(fTLSCertFile, "tls_key_file", "a client certificate (tls_cert_file) is set without its key: set tls_key_file too")
-	case a.TLS.KeyFile != "" && a.TLS.CertFile == "":
-		fail(fTLSKeyFile, "tls_cert_file", "a client key (tls_key_file) is set without its certificate: set tls_cert_file too")
-	}
-	if a.LogsIn() && !explicitOnly(a.AuthMechanisms) {
-		switch {
-		case a.Password.IsZero() && a.Token.IsZero():
-			f := fUser
-			if !a.set.has(fUser) {
-				f = fAuth
-			}
-			fail(f, "password", "the account logs in but no password is set: set password_command, password_env "+
-				"or password (or the environment variable SMTPKIT_PASSWORD), or turn auth off")
-		case a.User == "":
-			f := fPassword
-			if a.Password.IsZero() {
-				f = fToken
-			}
-			fail(f, "user", "a password or token is set but no user: set user")
-		case a.Token.IsZero() && onlyTokenMechanisms(a.AuthMechanisms):
-			fail(fAuthMechanisms, "token_command", "auth_mechanisms allows only "+strings.Join(a.AuthMechanisms, " and ")+
-				", which need an OAuth 2 token: set token_command or token_env")
+	o := a.options()
+	if a.LogsIn() {
+		// Stand-ins: whether a secret is set is what matters here, not its value.
+		o.Auth = &smtpkit.Auth{Username: a.User, Mechanisms: a.AuthMechanisms, AllowCleartext: a.AllowCleartext}
+		if !a.Password.IsZero() {
+			o.Auth.Password = "set"
+		}
+		if !a.Token.IsZero() {
+			o.Auth.Token = "set"
 		}
 	}
+	var list interface{ Unwrap() []error }
+	optErrs := []error{o.Validate()}
+	if errors.As(optErrs[0], &list) {
+		optErrs = list.Unwrap()
+	}
+	for _, err := range optErrs {
+		var oe *smtpkit.OptionError
+		if !errors.As(err, &oe) {
+			continue
+		}
+		f, key := fieldOf(oe.Field)
+		origin := a.origin(a.firstSet(f, related[f]...))
+		origin.Key = key
+		errs.addErr(&Error{Origin: origin, Account: a.Name, Err: keyWorded{oe}})
+	}
+	if a.LogsIn() && a.Token.IsZero() && onlyTokenMechanisms(a.AuthMechanisms) && !a.Password.IsZero() {
+		fail(fAuthMechanisms, "token_command", "auth_mechanisms allows only "+strings.Join(a.AuthMechanisms, " and ")+
+			", which need an OAuth 2 token: set token_command or token_env")
+	}
 	return errs.err()
+}
+
+// keyWorded is an *smtpkit.OptionError worded with keys; errors.As still
+// finds the OptionError, so a front end may word it its own way.
+type keyWorded struct{ *smtpkit.OptionError }
+
+func (k keyWorded) Error() string { return describe(k.OptionError) }
+func (k keyWorded) Unwrap() error { return k.OptionError }
+
+// describe words an *smtpkit.OptionError for a configuration file: what
+// is wrong with the value, and the hints as keys.
+func describe(oe *smtpkit.OptionError) string {
+	text := oe.Err.Error()
+	switch oe.Field {
+	case "TLS.KeyFile":
+		text = "a client certificate (tls_cert_file) is set without its key: set tls_key_file too"
+	case "TLS.CertFile":
+		if strings.Contains(text, "without its certificate") {
+			text = "a client key (tls_key_file) is set without its certificate: set tls_cert_file too"
+		}
+	case "Auth.Password":
+		text = "the account logs in but no password is set: set password_command, password_env " +
+			"or password (or the environment variable SMTPKIT_PASSWORD), or turn auth off"
+	case "Auth.Username":
+		text = "a password or token is set but no user: set user"
+	}
+	for i, h := range oe.Hints {
+		if i == 0 {
+			text += " (try "
+		} else {
+			text += ", or "
+		}
+		text += HintText(h)
+	}
+	if len(oe.Hints) > 0 {
+		text += ")"
+	}
+	return text
+}
+
+// related lists, for a setting found missing, the settings that made it
+// needed: the error points at the first of them that was set.
+var related = map[field][]field{
+	fTLSKeyFile:  {fTLSCertFile},
+	fTLSCertFile: {fTLSKeyFile},
+	fPassword:    {fUser, fAuth},
+	fUser:        {fPassword, fToken},
+}
+
+// firstSet returns f when it was set, else the first of others that was, else f.
+func (a *Account) firstSet(f field, others ...field) field {
+	if f == numFields || a.set.has(f) {
+		return f
+	}
+	for _, o := range others {
+		if a.set.has(o) {
+			return o
+		}
+	}
+	return f
+}
+
+// optionFields maps the fields of smtpkit.Options to the account's settings.
+var optionFields = map[string]field{
+	"Security": fSecurity, "LocalName": fLocalName,
+	"ConnectTimeout": fConnectTimeout, "GreetingTimeout": fGreetingTimeout, "CommandTimeout": fCommandTimeout,
+	"DataTimeout": fDataTimeout, "Timeout": fTimeout,
+	"TLS.Versions": fTLSVersions, "TLS.StrictVersions": fTLSStrictVersions, "TLS.CAFile": fTLSCAFile,
+	"TLS.CertFile": fTLSCertFile, "TLS.KeyFile": fTLSKeyFile, "TLS.Fingerprints": fTLSFingerprints,
+	"TLSConfig.ServerName": fTLSServerName, "TLSConfig.InsecureSkipVerify": fTLSInsecureSkipVerify,
+	"Auth": fAuth, "Auth.Username": fUser, "Auth.Password": fPassword, "Auth.Token": fToken,
+	"Auth.Mechanisms": fAuthMechanisms, "Auth.AllowCleartext": fAllowCleartext,
+	"Proxy": fProxy, "ProxyFromEnvironment": fProxyFromEnvironment, "LocalAddr": fLocalAddr,
+}
+
+// fieldOf returns the setting and key of a field of smtpkit.Options, such
+// as "TLS.Fingerprints[1]"; a field no key holds gives fHost's origin and "".
+func fieldOf(optionField string) (field, string) {
+	name, _, _ := strings.Cut(optionField, "[")
+	f, ok := optionFields[name]
+	if !ok {
+		return numFields, ""
+	}
+	return f, fields[f].key
+}
+
+// HintText words a hint of smtpkit as a setting of the TOML format, such
+// as `security = "implicit-tls"` or `allow_cleartext_auth = true`.
+func HintText(h smtpkit.Hint) string {
+	f, key := fieldOf(h.Field)
+	if f == numFields {
+		return h.String()
+	}
+	switch v := h.Value.(type) {
+	case nil:
+		return "a larger " + key
+	case smtpkit.Security:
+		return key + " = " + strconv.Quote(v.String())
+	case string:
+		return key + " = " + strconv.Quote(v)
+	case time.Duration:
+		return key + " = " + strconv.Quote(v.String())
+	}
+	return fmt.Sprintf("%s = %v", key, h.Value)
 }
 
 // explicitOnly reports whether mechs names only mechanisms that need no password.
@@ -112,21 +222,7 @@ func (a *Account) Options(ctx context.Context) (*smtpkit.Options, error) {
 	if err := a.Check(); err != nil {
 		return nil, err
 	}
-	o := &smtpkit.Options{
-		Security:             a.Security,
-		LocalName:            a.LocalName,
-		ConnectTimeout:       a.ConnectTimeout,
-		GreetingTimeout:      a.GreetingTimeout,
-		CommandTimeout:       a.CommandTimeout,
-		DataTimeout:          a.DataTimeout,
-		Timeout:              a.Timeout,
-		TLS:                  a.TLS,
-		Proxy:                a.Proxy,
-		ProxyFromEnvironment: a.ProxyFromEnvironment,
-		LocalAddr:            a.LocalAddr,
-	}
-	o.TLS.Versions = slices.Clone(a.TLS.Versions)
-	o.TLS.Fingerprints = slices.Clone(a.TLS.Fingerprints)
+	o := a.options()
 	if !a.LogsIn() {
 		return o, nil
 	}
@@ -146,4 +242,27 @@ func (a *Account) Options(ctx context.Context) (*smtpkit.Options, error) {
 		AllowCleartext: a.AllowCleartext,
 	}
 	return o, nil
+}
+
+// options returns the account's Options without credentials.
+func (a *Account) options() *smtpkit.Options {
+	o := &smtpkit.Options{
+		Security:             a.Security,
+		LocalName:            a.LocalName,
+		ConnectTimeout:       a.ConnectTimeout,
+		GreetingTimeout:      a.GreetingTimeout,
+		CommandTimeout:       a.CommandTimeout,
+		DataTimeout:          a.DataTimeout,
+		Timeout:              a.Timeout,
+		TLS:                  a.TLS,
+		Proxy:                a.Proxy,
+		ProxyFromEnvironment: a.ProxyFromEnvironment,
+		LocalAddr:            a.LocalAddr,
+	}
+	o.TLS.Versions = slices.Clone(a.TLS.Versions)
+	o.TLS.Fingerprints = slices.Clone(a.TLS.Fingerprints)
+	if a.TLSServerName != "" || a.TLSInsecureSkipVerify {
+		o.TLSConfig = &tls.Config{ServerName: a.TLSServerName, InsecureSkipVerify: a.TLSInsecureSkipVerify}
+	}
+	return o
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -10,11 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/smtpkit/smtpkit"
 	"github.com/smtpkit/smtpkit/proxy"
-	"github.com/smtpkit/smtpkit/sasl"
 )
 
 // kind is the type of a key's value.
@@ -248,8 +245,7 @@ func (a *Account) store(key string, k keyInfo, v value) error {
 	case fSecurity:
 		sec, err := smtpkit.ParseSecurity(s)
 		if err != nil {
-			return fmt.Errorf("%s is not a security mode: want tls-auto, auto, implicit-tls, starttls, "+
-				"starttls-if-offered or none", showValue(s))
+			return err
 		}
 		a.Security = sec
 	case fLocalName:
@@ -258,7 +254,7 @@ func (a *Account) store(key string, k keyInfo, v value) error {
 		}
 		a.LocalName = s
 	case fConnectTimeout, fGreetingTimeout, fCommandTimeout, fDataTimeout, fTimeout:
-		d, err := parseDuration(s)
+		d, err := smtpkit.ParseTimeout(s)
 		if err != nil {
 			return err
 		}
@@ -275,7 +271,7 @@ func (a *Account) store(key string, k keyInfo, v value) error {
 			a.Timeout = d
 		}
 	case fTLSVersions:
-		versions, err := parseVersions(v.list)
+		versions, err := smtpkit.ParseTLSVersions(strings.Join(v.list, ","))
 		if err != nil {
 			return err
 		}
@@ -291,7 +287,7 @@ func (a *Account) store(key string, k keyInfo, v value) error {
 	case fTLSFingerprints:
 		var fps []string
 		for _, fp := range v.list {
-			if err := checkFingerprint(fp); err != nil {
+			if _, err := smtpkit.ParseFingerprint(fp); err != nil {
 				return err
 			}
 			fps = append(fps, strings.TrimSpace(fp))
@@ -301,16 +297,16 @@ func (a *Account) store(key string, k keyInfo, v value) error {
 		if err := checkText(s, true); err != nil {
 			return err
 		}
-		a.TLS.ServerName = s
+		a.TLSServerName = s
 	case fTLSInsecureSkipVerify:
-		a.TLS.InsecureSkipVerify = v.b
+		a.TLSInsecureSkipVerify = v.b
 	case fAuth:
 		a.Auth = AuthOff
 		if v.b {
 			a.Auth = AuthOn
 		}
 	case fAuthMechanisms:
-		mechs, err := parseMechanisms(v.list)
+		mechs, err := smtpkit.CheckMechanisms(v.list)
 		if err != nil {
 			return err
 		}
@@ -342,7 +338,7 @@ func (a *Account) store(key string, k keyInfo, v value) error {
 	case fProxyFromEnvironment:
 		a.ProxyFromEnvironment = v.b
 	case fLocalAddr:
-		if err := checkLocalAddr(s); err != nil {
+		if _, err := smtpkit.ParseLocalAddr(s); err != nil {
 			return err
 		}
 		a.LocalAddr = s
@@ -402,121 +398,13 @@ func checkText(s string, noSpace bool) error {
 	return nil
 }
 
-// parseDuration parses a Go duration such as "30s" and refuses negative ones.
-func parseDuration(s string) (time.Duration, error) {
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%s is not a duration: want a number with a unit, such as \"30s\", \"2m\" or \"1m30s\"", showValue(s))
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("the duration %s is negative: want a positive one, or \"0s\" for the default", showValue(s))
-	}
-	return d, nil
-}
-
-// parseVersions parses TLS versions such as "1.2", "TLS1.3" or "ssl3".
-func parseVersions(list []string) ([]uint16, error) {
-	var out []uint16
-	for _, item := range list {
-		n := strings.ToLower(strings.TrimSpace(item))
-		n = strings.NewReplacer(" ", "", "_", "", "v", "").Replace(n)
-		n = strings.TrimPrefix(n, "tls")
-		var ver uint16
-		switch n {
-		case "1.0", "1", "10":
-			ver = tls.VersionTLS10
-		case "1.1", "11":
-			ver = tls.VersionTLS11
-		case "1.2", "12":
-			ver = tls.VersionTLS12
-		case "1.3", "13":
-			ver = tls.VersionTLS13
-		case "ssl3", "ssl3.0", "ssl30":
-			ver = smtpkit.VersionSSL30
-		default:
-			return nil, fmt.Errorf("%s is not a TLS version: want \"1.0\", \"1.1\", \"1.2\", \"1.3\" or \"ssl3\"", showValue(item))
-		}
-		if !slices.Contains(out, ver) {
-			out = append(out, ver)
-		}
-	}
-	return out, nil
-}
-
-// versionList names versions as parseVersions accepts them.
+// versionList names versions as smtpkit.ParseTLSVersions reads them back.
 func versionList(vs []uint16) string {
 	names := make([]string, len(vs))
 	for i, v := range vs {
-		switch v {
-		case smtpkit.VersionSSL30:
-			names[i] = "ssl3"
-		case tls.VersionTLS10:
-			names[i] = "1.0"
-		case tls.VersionTLS11:
-			names[i] = "1.1"
-		case tls.VersionTLS12:
-			names[i] = "1.2"
-		case tls.VersionTLS13:
-			names[i] = "1.3"
-		default:
-			names[i] = fmt.Sprintf("0x%04X", v)
-		}
+		names[i] = smtpkit.TLSVersionName(v)
 	}
 	return strings.Join(names, ",")
-}
-
-// checkFingerprint accepts a SHA-256 fingerprint in hex, colons and case
-// optional, and explains what to do with a SHA-1 or MD5 one.
-func checkFingerprint(fp string) error {
-	digits := strings.ReplaceAll(strings.TrimSpace(fp), ":", "")
-	for _, c := range digits {
-		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
-			return fmt.Errorf("%s is not a fingerprint: want 64 hex digits, colons optional", showValue(fp))
-		}
-	}
-	const how = "only SHA-256 fingerprints are supported: get the SHA-256 one with " +
-		"`openssl s_client -connect HOST:PORT -starttls smtp | openssl x509 -noout -fingerprint -sha256`"
-	switch len(digits) {
-	case 64:
-		return nil
-	case 40:
-		return errors.New("this is a SHA-1 fingerprint; " + how)
-	case 32:
-		return errors.New("this is an MD5 fingerprint; " + how)
-	}
-	return fmt.Errorf("%s is not a SHA-256 fingerprint: want 64 hex digits, colons optional", showValue(fp))
-}
-
-// parseMechanisms checks SASL mechanism names and returns them in upper case.
-func parseMechanisms(list []string) ([]string, error) {
-	known := sasl.Mechanisms()
-	var out []string
-	for _, m := range list {
-		u := strings.ToUpper(strings.TrimSpace(m))
-		if !slices.Contains(known, u) {
-			return nil, fmt.Errorf("%s is not a mechanism smtpkit knows: want some of %s",
-				showValue(m), strings.Join(known, ", "))
-		}
-		if !slices.Contains(out, u) {
-			out = append(out, u)
-		}
-	}
-	return out, nil
-}
-
-// checkLocalAddr accepts an IP address, or an IP address and port.
-func checkLocalAddr(s string) error {
-	if s == "" || net.ParseIP(strings.Trim(s, "[]")) != nil {
-		return nil
-	}
-	host, port, err := net.SplitHostPort(s)
-	if err == nil && net.ParseIP(host) != nil {
-		if n, err := strconv.ParseUint(port, 10, 16); err == nil && n <= 65535 {
-			return nil
-		}
-	}
-	return fmt.Errorf("%s is not a local address: want an IP address such as 192.0.2.10, "+
-		"optionally with a port, such as [2001:db8::10]:0", showValue(s))
 }
 
 // expandHome replaces a leading "~/" with the home directory, as msmtp does.

@@ -43,14 +43,14 @@ func TestLoadTOMLEveryKey(t *testing.T) {
 		{"CommandTimeout", a.CommandTimeout, time.Minute},
 		{"DataTimeout", a.DataTimeout, 150 * time.Second},
 		{"Timeout", a.Timeout, 10 * time.Minute},
-		{"TLS.Versions", a.TLS.Versions, []uint16{tls.VersionTLS12, tls.VersionTLS13, smtpkit.VersionSSL30}},
+		{"TLS.Versions", a.TLS.Versions, []uint16{tls.VersionTLS12, tls.VersionTLS13}},
 		{"TLS.StrictVersions", a.TLS.StrictVersions, true},
 		{"TLS.CAFile", a.TLS.CAFile, "/etc/ssl/ca.pem"},
 		{"TLS.CertFile", a.TLS.CertFile, filepath.Join(h, "client.pem")},
 		{"TLS.KeyFile", a.TLS.KeyFile, filepath.Join(h, "client.key")},
 		{"TLS.Fingerprints", len(a.TLS.Fingerprints), 1},
-		{"TLS.ServerName", a.TLS.ServerName, "mail.example.com"},
-		{"TLS.InsecureSkipVerify", a.TLS.InsecureSkipVerify, true},
+		{"TLSServerName", a.TLSServerName, "mail.example.com"},
+		{"TLSInsecureSkipVerify", a.TLSInsecureSkipVerify, true},
 		{"Auth", a.Auth, AuthOn},
 		{"AuthMechanisms", a.AuthMechanisms, []string{"SCRAM-SHA-256", "PLAIN"}},
 		{"AllowCleartext", a.AllowCleartext, true},
@@ -84,7 +84,7 @@ func TestLoadTOMLEveryKey(t *testing.T) {
 		t.Errorf("Options().Auth = %+v", opts.Auth)
 	}
 	if opts.Security != smtpkit.SecurityStartTLS || opts.Proxy != a.Proxy || opts.LocalAddr != a.LocalAddr ||
-		opts.LocalName != a.LocalName || opts.TLS.ServerName != a.TLS.ServerName || opts.DataTimeout != a.DataTimeout {
+		opts.LocalName != a.LocalName || opts.TLSConfig.ServerName != a.TLSServerName || opts.DataTimeout != a.DataTimeout {
 		t.Errorf("Options() = %+v", opts)
 	}
 	if got := a.Addr(); got != "smtp.example.com:2525" {
@@ -191,8 +191,8 @@ func TestTOMLErrors(t *testing.T) {
 		{"unknown table", "[account.a]\nhost = \"h\"\n", 1, "account.a", []string{"no such table"}},
 		{"array of tables", "[[accounts]]\nhost = \"h\"\n", 1, "accounts", []string{"[accounts.NAME]"}},
 		{"unknown top-level key", "host = \"h\"\n", 1, "host", []string{"top level"}},
-		{"bad security", "[accounts.a]\nsecurity = \"startls\"\n", 2, "security", []string{`"startls" is not a security mode`}},
-		{"bad duration", "[accounts.a]\n\nconnect_timeout = \"30\"\n", 3, "connect_timeout", []string{"not a duration", `"30s"`}},
+		{"bad security", "[accounts.a]\nsecurity = \"startls\"\n", 2, "security", []string{`unknown security mode "startls"`}},
+		{"bad duration", "[accounts.a]\n\nconnect_timeout = \"30 sec\"\n", 3, "connect_timeout", []string{"not a duration", "30s"}},
 		{"negative duration", "[accounts.a]\ntimeout = \"-5s\"\n", 2, "timeout", []string{"negative"}},
 		{"duration as integer", "[accounts.a]\ntimeout = 30\n", 2, "timeout", []string{"want a duration", "not an integer"}},
 		{"bad port", "[accounts.a]\nport = 70000\n", 2, "port", []string{"70000 is out of range"}},
@@ -205,7 +205,7 @@ func TestTOMLErrors(t *testing.T) {
 		{"bad mechanism", "[accounts.a]\nauth_mechanisms = [\"GSSAPI\"]\n", 2, "auth_mechanisms", []string{`"GSSAPI" is not a mechanism`}},
 		{"host with port", "[accounts.a]\nhost = \"smtp.example.com:587\"\n", 2, "host", []string{"put the port in its own setting"}},
 		{"bad proxy", "[accounts.a]\nproxy = \"ftp://proxy.example\"\n", 2, "proxy", []string{"socks5h://"}},
-		{"bad local address", "[accounts.a]\nlocal_address = \"eth0\"\n", 2, "local_address", []string{"not a local address"}},
+		{"bad local address", "[accounts.a]\nlocal_address = \"eth0\"\n", 2, "local_address", []string{`"eth0" is not an IP address`}},
 		{"float", "[accounts.a]\nport = 58.7\n", 2, "port", []string{"floating-point"}},
 		{"two password keys", "[accounts.a]\npassword = \"x\"\npassword_env = \"Y\"\n", 3, "password_env", []string{`"password" is set too`}},
 		{"inherit not a string", "[accounts.a]\ninherit = 1\n", 2, "inherit", []string{"name of the account"}},

@@ -50,7 +50,7 @@ func TestParseURLErrors(t *testing.T) {
 	tests := []struct{ raw, key, says string }{
 		{"smtp://h?hots=x", "hots", "no such setting"},
 		{"smtp://h?port=1&port=2", "port", "given 2 times"},
-		{"smtp://h?timeout=30", "timeout", "not a duration"},
+		{"smtp://h?timeout=30x", "timeout", "not a duration"},
 		{"smtp://h:0", "port", "out of range"},
 		{"smtp://h:99999", "port", "out of range"},
 		{"smtp://h/path", "path", "has a path"},

@@ -1,8 +1,11 @@
 package interop_test
 
 import (
+	"context"
 	"errors"
+	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/smtpkit/smtpkit"
@@ -14,12 +17,29 @@ type connCounter struct {
 	max int
 }
 
-func (c *connCounter) trace() *smtpkit.Trace {
-	return &smtpkit.Trace{PhaseDone: func(e smtpkit.TraceEvent) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.max = max(c.max, e.Conn)
-	}}
+func (c *connCounter) trace() func(smtpkit.Event) {
+	return func(e smtpkit.Event) {
+		if _, ok := e.(smtpkit.ConnectStart); ok {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.max++
+		}
+	}
+}
+
+func (c *connCounter) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.max = 0
+}
+
+// switchDialer dials wherever to says at the time, as a network path an
+// attacker can change would.
+type switchDialer struct{ to atomic.Value }
+
+func (s *switchDialer) DialContext(ctx context.Context, network, _ string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, network, s.to.Load().(string))
 }
 
 func (c *connCounter) conns() int {
@@ -43,12 +63,14 @@ func TestAutoRemembersTheMode(t *testing.T) {
 			t.Run(row.mode.String()+"/"+srv.name, func(t *testing.T) {
 				t.Parallel()
 				addr, dialer := p.fresh(t, srv.key)
+				opts := p.options(t, row.mode)
+				opts.Dialer = dialer
+				var cc connCounter
+				opts.Trace = cc.trace()
+				d := &smtpkit.Dialer{Options: *opts} // what it finds, it remembers
 				for attempt := 1; attempt <= 2; attempt++ {
-					opts := p.options(t, row.mode)
-					opts.Dialer = dialer
-					var cc connCounter
-					opts.Trace = cc.trace()
-					c, err := smtpkit.Dial(testContext(t), addr, opts)
+					cc.reset()
+					c, err := d.Dial(testContext(t), addr)
 					if want.phase != "" {
 						if c != nil {
 							c.Close()
@@ -84,8 +106,11 @@ func TestAutoRemembersTLSAsRequired(t *testing.T) {
 	p := needPeers(t)
 	addr, _ := p.fresh(t, keySubmission)
 	opts := p.options(t, smtpkit.SecurityAuto)
-	opts.Dialer = redirect{to: p.addr(t, keySubmission)}
-	c, err := smtpkit.Dial(testContext(t), addr, opts)
+	path := &switchDialer{}
+	path.to.Store(p.addr(t, keySubmission))
+	opts.Dialer = path
+	d := &smtpkit.Dialer{Options: *opts}
+	c, err := d.Dial(testContext(t), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,11 +119,10 @@ func TestAutoRemembersTLSAsRequired(t *testing.T) {
 	}
 	c.Quit(testContext(t))
 
-	// Same name and port, but now the connection reaches the bare server,
-	// which offers no STARTTLS.
-	opts = p.options(t, smtpkit.SecurityAuto)
-	opts.Dialer = redirect{to: p.addr(t, keyBare)}
-	c, err = smtpkit.Dial(testContext(t), addr, opts)
+	// Same Dialer, name and port, but now the connection reaches the bare
+	// server, which offers no STARTTLS.
+	path.to.Store(p.addr(t, keyBare))
+	c, err = d.Dial(testContext(t), addr)
 	if c != nil {
 		c.Close()
 		t.Fatalf("Dial succeeded in %s after STARTTLS disappeared", c.Security())

@@ -14,3 +14,9 @@ func (s *Server) ClientOptions() *smtpkit.Options {
 	}
 	return &smtpkit.Options{Security: mode, TLSConfig: ClientTLSConfig()}
 }
+
+// Dialer returns a Dialer with ClientOptions: it reaches the server in its
+// mode and trusts its certificate, as httptest's Server.Client does for HTTP.
+func (s *Server) Dialer() *smtpkit.Dialer {
+	return &smtpkit.Dialer{Options: *s.ClientOptions()}
+}

@@ -126,7 +126,7 @@ func runCheck(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *ch
 	if tr != nil {
 		tr.info("Trying %s (security %s)", s.addr(), s.opts.Security)
 	}
-	c, err := smtpkit.Dial(ctx, s.addr(), s.opts)
+	c, err := s.dialer().Dial(ctx, s.addr())
 	if err != nil {
 		if errors.Is(err, smtpkit.ErrAuthFailed) && !f.json {
 			fmt.Fprintf(out, "Login FAILED for %s at %s: the server refused the credentials\n", s.acct.User, s.addr())

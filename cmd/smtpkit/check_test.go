@@ -53,7 +53,7 @@ func TestCheck(t *testing.T) {
 		{"wrong password", "wrong", []string{"check", "-u", "alice", "--ca-file", ca, tls.Addr}, exitAuth,
 			"Login FAILED for alice"},
 		{"no password over plaintext", checkPassword, []string{"check", "-u", "alice", "-s", "none", plain.Addr}, exitAuth,
-			"AllowCleartext"},
+			"(try --allow-cleartext-auth)"},
 		{"opted in to cleartext", checkPassword, []string{"check", "-u", "alice", "-s", "none", "--allow-cleartext-auth", plain.Addr}, 0,
 			"Login OK for alice at " + plain.Addr + ": PLAIN over no TLS"},
 		{"no user", checkPassword, []string{"check", tls.Addr}, exitUsage, "--user"},

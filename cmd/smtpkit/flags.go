@@ -3,13 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -112,25 +109,6 @@ func (f *connFlags) sources(hostArg string) (*sources, error) {
 			return nil, usageError{fmt.Errorf("--proxy: %w", err)}
 		}
 	}
-	if f.bind != "" {
-		if _, err := netip.ParseAddr(f.bind); err != nil {
-			if _, err := netip.ParseAddrPort(f.bind); err != nil {
-				return nil, usageError{fmt.Errorf("--bind %q: want an IP address or IP:port, such as 192.0.2.10 or [2001:db8::1]:0", f.bind)}
-			}
-		}
-	}
-	if _, err := parseTLSVersions(f.tlsVersions); err != nil {
-		return nil, usageError{err}
-	}
-	if f.changed("ca-file") {
-		pem, err := os.ReadFile(f.caFile)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("--ca-file: %w", err)}
-		}
-		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-			return nil, usageError{fmt.Errorf("--ca-file: %s holds no PEM certificate", f.caFile)}
-		}
-	}
 	flags := []struct {
 		flag, key string
 		value     func() string
@@ -144,6 +122,8 @@ func (f *connFlags) sources(hostArg string) (*sources, error) {
 		{"timeout", "timeout", f.timeout.String},
 		{"ehlo", "ehlo_name", func() string { return f.localName }},
 		{"ca-file", "tls_ca_file", func() string { return f.caFile }},
+		{"tls-versions", "tls_versions", func() string { return f.tlsVersions }},
+		{"fingerprint", "tls_fingerprints", func() string { return strings.Join(f.fingerprints, ",") }},
 		{"tls-server-name", "tls_server_name", func() string { return f.serverName }},
 		{"proxy", "proxy", func() string { return f.proxy }},
 		{"bind", "local_address", func() string { return f.bind }},
@@ -175,6 +155,24 @@ type session struct {
 	file       *config.File // nil when no file was read
 	opts       *smtpkit.Options
 	transcript *transcript // nil without -v
+	events     *eventLog   // nil unless the command reports from the events
+}
+
+// observe is the Options.Trace of every command: the events feed the
+// transcript and the command's report.
+func (s *session) observe(e smtpkit.Event) {
+	if s.transcript != nil {
+		s.transcript.event(e)
+	}
+	if s.events != nil {
+		s.events.add(e)
+	}
+}
+
+// dialer returns a Dialer with the session's Options, as the command has
+// finished them.
+func (s *session) dialer() *smtpkit.Dialer {
+	return &smtpkit.Dialer{Options: *s.opts}
 }
 
 // addr is the server's host:port.
@@ -205,13 +203,11 @@ func (f *connFlags) session(ctx context.Context, src *sources, login loginMode, 
 	}
 	opts, err := acct.Options(ctx)
 	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) && ce.File == commandLine {
+			return nil, usageError{err} // a flag's value
+		}
 		return nil, configError{err}
-	}
-	if f.changed("tls-versions") {
-		opts.TLS.Versions, _ = parseTLSVersions(f.tlsVersions) // checked by sources
-	}
-	if f.changed("fingerprint") {
-		opts.TLS.Fingerprints = f.fingerprints
 	}
 	opts.Logger = slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
@@ -230,8 +226,8 @@ func (f *connFlags) session(ctx context.Context, src *sources, login loginMode, 
 	s := &session{acct: acct, file: file, opts: opts}
 	if f.verbose {
 		s.transcript = newTranscript(out)
-		opts.Transcript = s.transcript
 	}
+	opts.Trace = s.observe
 	return s, nil
 }
 
@@ -250,30 +246,9 @@ func (s *session) warnings(out io.Writer) {
 	if u, err := url.Parse(s.opts.Proxy); err == nil && s.opts.Proxy != "" {
 		fmt.Fprintf(out, "Proxy:        %s\n", u.Redacted())
 	}
-	if s.opts.TLS.InsecureSkipVerify && len(s.opts.TLS.Fingerprints) == 0 {
+	if s.acct.TLSInsecureSkipVerify && len(s.opts.TLS.Fingerprints) == 0 {
 		fmt.Fprintln(out, "WARNING:      the certificate was NOT verified (--insecure-skip-verify)")
 	}
-}
-
-// parseTLSVersions parses a list such as "1.2,1.3"; "ssl3" names SSL 3.0.
-func parseTLSVersions(list string) ([]uint16, error) {
-	if strings.TrimSpace(list) == "" {
-		return nil, nil
-	}
-	names := map[string]uint16{
-		"ssl3": smtpkit.VersionSSL30, "ssl3.0": smtpkit.VersionSSL30, "3.0": smtpkit.VersionSSL30,
-		"1.0": tls.VersionTLS10, "1.1": tls.VersionTLS11, "1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13,
-	}
-	var versions []uint16
-	for _, name := range strings.Split(list, ",") {
-		n := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(name)), "tls")
-		v, ok := names[strings.TrimSpace(n)]
-		if !ok {
-			return nil, fmt.Errorf("--tls-versions: unknown version %q (want 1.0, 1.1, 1.2, 1.3 or ssl3, separated by commas)", name)
-		}
-		versions = append(versions, v)
-	}
-	return versions, nil
 }
 
 // authFlags say who logs in and how; the secret never comes from a flag,

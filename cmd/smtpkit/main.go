@@ -43,7 +43,7 @@ func runMain(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr
 		if strings.HasPrefix(err.Error(), "unknown command ") {
 			err = usageError{err} // cobra's, untyped
 		}
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s: %s\n", name, strings.ReplaceAll(describe(err), "\n", "\n"+name+": "))
 		return exitCode(err)
 	}
 	return exitOK

@@ -163,23 +163,24 @@ func runProbe(ctx context.Context, out, errOut io.Writer, f *probeFlags, args []
 		s.opts.TLSConfig = smtptest.ClientTLSConfig()
 	}
 	report.Server, report.AskedSecurity, report.Proxy = s.addr(), s.opts.Security.String(), redactedURL(s.opts.Proxy)
-	var timings []smtpkit.TraceEvent
-	s.opts.Trace = &smtpkit.Trace{PhaseDone: func(e smtpkit.TraceEvent) {
-		timings = append(timings, e)
-	}}
+	s.events = &eventLog{}
 	if tr != nil {
 		tr.info("Trying %s (security %s)", s.addr(), s.opts.Security)
 	}
 	start := time.Now()
-	c, err := smtpkit.Dial(ctx, s.addr(), s.opts)
+	c, err := s.dialer().Dial(ctx, s.addr())
 	total := time.Since(start)
-	report.fill(c, timings, total)
+	var session uint64 // the connection of the session; 0 when Dial failed
+	if err == nil {
+		session = c.ConnID()
+	}
+	report.fill(s.events, session, total)
 	if err != nil {
 		return err
 	}
 	if !f.json {
 		s.warnings(out)
-		printProbe(out, c, s.opts.Security, timings, total)
+		printProbe(out, s.events, session, s.opts.Security, total)
 	}
 	return c.Quit(ctx)
 }
@@ -196,27 +197,25 @@ func redactedURL(u string) string {
 	return p.Redacted()
 }
 
-// fill records what the session found; c is nil when Dial failed.
-func (r *probeJSON) fill(c *smtpkit.Client, timings []smtpkit.TraceEvent, total time.Duration) {
+// fill records what the events say the session found; session is the
+// connection of the session, 0 when Dial failed.
+func (r *probeJSON) fill(log *eventLog, session uint64, total time.Duration) {
 	r.TotalMS = ms(total)
-	session := 0
-	if c != nil && len(timings) > 0 {
-		session = timings[len(timings)-1].Conn
-	}
-	for _, t := range timings {
-		tj := timingJSON{Conn: t.Conn, Phase: string(t.Phase), MS: ms(t.Elapsed), Abandoned: session != 0 && t.Conn != session}
+	for _, t := range log.phases() {
+		tj := timingJSON{Conn: int(t.ID), Phase: string(t.Phase), MS: ms(t.Elapsed), Abandoned: session != 0 && t.ID != session}
 		if t.Err != nil {
-			tj.Error = t.Err.Error()
+			tj.Error = describe(t.Err)
 		}
 		r.Timings = append(r.Timings, tj)
 	}
-	if c == nil {
+	if session == 0 {
 		return
 	}
-	r.Server = c.Addr()
-	r.Greeting = c.Greeting().String()
-	r.Security = c.Security().String()
-	if st, ok := c.TLSConnectionState(); ok {
+	c := log.conn(session)
+	r.Server = c.addr
+	r.Greeting = c.greeting.String()
+	r.Security = c.security.String()
+	if st := c.tls; st != nil {
 		t := &tlsJSON{Version: tls.VersionName(st.Version), Cipher: tls.CipherSuiteName(st.CipherSuite), Certificates: []certJSON{}}
 		for _, cert := range st.PeerCertificates {
 			t.Certificates = append(t.Certificates, certJSON{
@@ -227,7 +226,7 @@ func (r *probeJSON) fill(c *smtpkit.Client, timings []smtpkit.TraceEvent, total 
 		}
 		r.TLS = t
 	}
-	caps := c.Capabilities()
+	caps := c.caps
 	r.ESMTP = caps.ESMTP()
 	r.Capabilities = append(r.Capabilities, caps.Lines()...)
 	if limit, ok := caps.Size(); ok {
@@ -236,15 +235,17 @@ func (r *probeJSON) fill(c *smtpkit.Client, timings []smtpkit.TraceEvent, total 
 	r.AuthMechanisms = append(r.AuthMechanisms, caps.AuthMechanisms()...)
 }
 
-func printProbe(out io.Writer, c *smtpkit.Client, asked smtpkit.Security, timings []smtpkit.TraceEvent, total time.Duration) {
-	fmt.Fprintf(out, "Server:       %s\n", c.Addr())
-	fmt.Fprintf(out, "Greeting:     %s\n", c.Greeting())
-	fmt.Fprintf(out, "Security:     %s (asked for %s)\n", c.Security(), asked)
-	if st, ok := c.TLSConnectionState(); ok {
+// printProbe prints what the events say of the session's connection.
+func printProbe(out io.Writer, log *eventLog, session uint64, asked smtpkit.Security, total time.Duration) {
+	c := log.conn(session)
+	fmt.Fprintf(out, "Server:       %s\n", c.addr)
+	fmt.Fprintf(out, "Greeting:     %s\n", c.greeting)
+	fmt.Fprintf(out, "Security:     %s (asked for %s)\n", c.security, asked)
+	if st := c.tls; st != nil {
 		fmt.Fprintf(out, "TLS:          %s, %s\n", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
 		printChain(out, st.PeerCertificates)
 	}
-	caps := c.Capabilities()
+	caps := c.caps
 	switch limit, ok := caps.Size(); {
 	case !ok:
 		fmt.Fprintln(out, "Size limit:   not announced (no SIZE)")
@@ -267,20 +268,16 @@ func printProbe(out io.Writer, c *smtpkit.Client, asked smtpkit.Security, timing
 		}
 	}
 	fmt.Fprintln(out, "Timings:")
-	session := 0
-	if len(timings) > 0 {
-		session = timings[len(timings)-1].Conn // the connection that finished the session
-	}
-	for _, t := range timings {
+	for _, t := range log.phases() {
 		note := ""
-		if t.Conn != session {
+		if t.ID != session {
 			note = "  (mode detection, abandoned"
 			if t.Err != nil {
-				note += ": " + t.Err.Error()
+				note += ": " + describe(t.Err)
 			}
 			note += ")"
 		}
-		fmt.Fprintf(out, "  #%d %-9s %8.2f ms%s\n", t.Conn, t.Phase, ms(t.Elapsed), note)
+		fmt.Fprintf(out, "  #%d %-9s %8.2f ms%s\n", t.ID, t.Phase, ms(t.Elapsed), note)
 	}
 	fmt.Fprintf(out, "     %-9s %8.2f ms\n", "total", ms(total))
 }

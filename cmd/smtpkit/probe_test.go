@@ -72,7 +72,7 @@ func run(t *testing.T, args ...string) (string, int) {
 	defer cancel()
 	err := cmd.ExecuteContext(ctx)
 	if err != nil {
-		out.WriteString("error: " + err.Error())
+		out.WriteString("error: " + describe(err)) // as runMain prints it
 		return out.String(), exitCode(err)
 	}
 	return out.String(), 0
@@ -196,17 +196,17 @@ func TestProbeTLSFlags(t *testing.T) {
 		{"versions", []string{"--ca-file", ca, "--tls-versions", "1.2"}, 0, []string{"TLS:          TLS 1.2,"}},
 		{"ssl3 dropped", []string{"--ca-file", ca, "--tls-versions", "ssl3,TLS1.2"}, 0,
 			[]string{"level=WARN", `dropped="SSL 3.0"`, "TLS:          TLS 1.2,"}},
-		{"ssl3 strict", []string{"--ca-file", ca, "--tls-versions", "ssl3,1.2", "--tls-strict"}, exitTLS,
-			[]string{"SSL 3.0 is not supported by this runtime (Go's crypto/tls); remove it or turn off StrictVersions"}},
+		{"ssl3 strict", []string{"--ca-file", ca, "--tls-versions", "ssl3,1.2", "--tls-strict"}, exitUsage,
+			[]string{`--tls-versions "ssl3,1.2": SSL 3.0 is not supported by this runtime (Go's crypto/tls)`, "(try --tls-strict=false)"}},
 		{"pinned", []string{"--fingerprint", sha256Hex(cert.Raw), "--fingerprint", sha256Hex(smtptest.Certificate().Raw)}, 0,
 			[]string{"TLS:          TLS 1.3"}},
-		{"malformed pin", []string{"--fingerprint", "00"}, exitTLS, []string{`Fingerprints[0] "00" is not a SHA-256 fingerprint`}},
-		{"pin mismatch", []string{"--ca-file", ca, "--fingerprint", sha256Hex(cert.Raw)}, exitTLS, []string{"matches none of Options.TLS.Fingerprints"}},
+		{"malformed pin", []string{"--fingerprint", "00"}, exitUsage, []string{`--fingerprint: "00" is not a SHA-256 fingerprint`}},
+		{"pin mismatch", []string{"--ca-file", ca, "--fingerprint", sha256Hex(cert.Raw)}, exitTLS, []string{"matches none of the pinned fingerprints"}},
 		{"insecure", []string{"--insecure-skip-verify"}, 0, []string{"WARNING:      the certificate was NOT verified"}},
 		{"client certificate", []string{"--ca-file", ca, "--cert", certFile, "--key", keyFile}, 0, []string{"TLS:          TLS 1.3"}},
-		{"unknown version", []string{"--tls-versions", "1.2,1.4"}, exitUsage, []string{`unknown version "1.4"`}},
+		{"unknown version", []string{"--tls-versions", "1.2,1.4"}, exitUsage, []string{`--tls-versions: "1.4" is not a TLS version`}},
 		{"cert without key", []string{"--cert", certFile}, exitUsage, []string{"--cert and --key go together"}},
-		{"bad bind", []string{"--bind", "mail.example.com"}, exitUsage, []string{`--bind "mail.example.com"`}},
+		{"bad bind", []string{"--bind", "mail.example.com"}, exitUsage, []string{`--bind: "mail.example.com" is not an IP address`}},
 		{"bad proxy", []string{"--proxy", "ftp://alice:pr0xy-secret@proxy.test"}, exitUsage, []string{"--proxy: proxy URL", "unknown scheme"}},
 	}
 	for _, tt := range tests {

@@ -56,7 +56,7 @@ func newErrorJSON(err error) *errorJSON {
 	if err == nil {
 		return nil
 	}
-	j := &errorJSON{Message: err.Error(), ExitCode: exitCode(err)}
+	j := &errorJSON{Message: describe(err), ExitCode: exitCode(err)}
 	var e *smtpkit.Error
 	if errors.As(err, &e) {
 		j.Phase = string(e.Phase)

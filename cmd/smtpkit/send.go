@@ -329,7 +329,7 @@ func runSend(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *sen
 	}
 	mj := &messageJSON{Source: msg.source, From: msg.env.From, To: msg.env.To, Accepted: []string{}, Refused: []refusalJSON{}}
 	result.Messages = append(result.Messages, mj)
-	c, err := smtpkit.Dial(ctx, s.addr(), s.opts)
+	c, err := s.dialer().Dial(ctx, s.addr())
 	if err != nil {
 		mj.record(nil, err)
 		result.Summary = summarize(result.Messages)
@@ -562,7 +562,7 @@ func sendBulk(ctx context.Context, out, errOut io.Writer, f *sendFlags, s *sessi
 		sent = append(sent, mj)
 	}
 	if len(mails) > 0 {
-		pool := &smtpkit.Pool{Addr: s.addr(), Options: s.opts, MaxConns: f.connections}
+		pool := &smtpkit.Pool{Addr: s.addr(), Dialer: s.dialer(), MaxConns: f.connections}
 		var progress func(int, smtpkit.BatchResult)
 		if bar != nil {
 			progress = func(int, smtpkit.BatchResult) { bar.add() }

@@ -296,7 +296,7 @@ func runSendmail(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer,
 	if tr != nil {
 		tr.info("Trying %s (security %s)", s.addr(), s.opts.Security)
 	}
-	c, err := smtpkit.Dial(ctx, s.addr(), s.opts)
+	c, err := s.dialer().Dial(ctx, s.addr())
 	if err != nil {
 		return err
 	}

@@ -139,7 +139,7 @@ func (s *sources) flagAccount() (*config.Account, error) {
 		}
 		layers = append(layers, u)
 	}
-	flags := &config.Account{DefinedAt: config.Origin{File: "command line"}}
+	flags := &config.Account{DefinedAt: config.Origin{File: commandLine}}
 	sets := s.sets
 	if s.server != "" {
 		host, port := splitServer(s.server)

@@ -1,15 +1,16 @@
 package main
 
 import (
-	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
+
+	"github.com/smtpkit/smtpkit"
 )
 
-// transcript turns the library's transcript ("C: ", "S: " and "* " lines)
-// into swaks's markers:
+// transcript prints the library's events swaks style:
 //
 //	 -> EHLO ...     a line the client sent in plaintext
 //	<-  250 ...      a line the server sent in plaintext
@@ -18,103 +19,117 @@ import (
 //	===              information, such as "TLS up"
 //	***              an error
 //
-// The library's lines do not say which connection they belong to, so the
-// TLS state is followed from the dialogue itself: a "* TLS up" line turns
-// it on, and a 220 greeting that does not answer STARTTLS and does not
-// follow a TLS handshake starts a new plaintext connection. That is exact
-// for one connection at a time, which is what every Dial but Auto's race
-// has, and the race only ever shows the lines of one of its connections
-// (the other dies before a greeting). Connections of a Pool used at once
-// share the state: their markers may be wrong, never their lines.
-//
-// It is safe for concurrent use, and passes whole lines on.
+// Every event says whether its connection was protected by TLS, so the
+// markers are right for each connection, however many a Pool runs at once.
+// It is safe for concurrent use.
 type transcript struct {
-	mu      sync.Mutex
-	w       io.Writer
-	partial []byte
-
-	tls         bool   // the current connection is protected by TLS
-	justTLS     bool   // the last line was "* TLS up"
-	lastCommand string // the verb of the last command sent
-	inReply     bool   // the last server line announced more lines ("250-")
+	mu sync.Mutex
+	w  io.Writer
 }
 
 func newTranscript(w io.Writer) *transcript { return &transcript{w: w} }
 
-// Write takes the library's lines.
-func (t *transcript) Write(p []byte) (int, error) {
+// event prints one event of the library.
+func (t *transcript) event(e smtpkit.Event) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.partial = append(t.partial, p...)
-	for {
-		i := bytes.IndexByte(t.partial, '\n')
-		if i < 0 {
-			break
+	switch e := e.(type) {
+	case smtpkit.ConnectStart:
+		switch e.Attempt {
+		case "implicit-tls":
+			t.printf("=== Trying implicit TLS on a second connection to %s", e.Addr)
+		case "plaintext":
+			t.printf("=== The server answered TLS in plaintext; connecting again without TLS")
 		}
-		line := strings.TrimSuffix(string(t.partial[:i]), "\r")
-		t.partial = t.partial[i+1:]
-		fmt.Fprintln(t.w, t.convert(line))
+		if e.Proxy != "" {
+			t.printf("=== Connecting to %s through the proxy %s", e.Addr, e.Proxy)
+		}
+	case smtpkit.CommandSent:
+		t.printf("%s %s", sentMarker(e.TLS), e.Line)
+	case smtpkit.DataSent:
+		if e.Chunk {
+			t.printf("%s <%d bytes of message data>", sentMarker(e.TLS), e.Bytes)
+		} else {
+			t.printf("%s <message data, %d bytes>", sentMarker(e.TLS), e.Bytes)
+			t.printf("%s .", sentMarker(e.TLS))
+		}
+	case smtpkit.ReplyRead:
+		marker := "<-  "
+		switch failed := e.Reply.Code >= 400; {
+		case e.TLS && failed:
+			marker = "<~* "
+		case e.TLS:
+			marker = "<~  "
+		case failed:
+			marker = "<** "
+		}
+		for _, l := range e.Lines {
+			t.printf("%s%s", marker, l)
+		}
+	case smtpkit.TLSDone:
+		if e.Err == nil {
+			resumed := ""
+			if e.State.DidResume {
+				resumed = ", session resumed"
+			}
+			t.printf("=== TLS up: %s, %s, server certificate %s%s", tls.VersionName(e.State.Version),
+				tls.CipherSuiteName(e.State.CipherSuite), leafSubject(e.State), resumed)
+		}
+	case smtpkit.SecurityChosen:
+		switch e.Reason {
+		case smtpkit.ReasonRemembered:
+			t.printf("=== Using %s, found for %s by an earlier probe", e.Security, e.Addr)
+		case smtpkit.ReasonStartTLSMissing:
+			t.printf("=== STARTTLS not offered")
+		case smtpkit.ReasonPlaintextAnswer, smtpkit.ReasonClosedInPlaintext, smtpkit.ReasonGreetedFirst, smtpkit.ReasonTLSHandshake:
+			if e.Window > 0 {
+				t.printf("=== No greeting within %v: the %s attempt won", e.Window, modeWord(e.Security))
+			}
+		}
+	case smtpkit.LoginDone:
+		if e.Next {
+			t.printf("=== The server refused %s; trying the next mechanism", e.Mechanism)
+		}
 	}
-	return len(p), nil
+}
+
+func sentMarker(tls bool) string {
+	if tls {
+		return " ~>"
+	}
+	return " ->"
+}
+
+func modeWord(s smtpkit.Security) string {
+	if s == smtpkit.SecurityImplicitTLS {
+		return "implicit TLS"
+	}
+	return "plaintext"
+}
+
+func leafSubject(st tls.ConnectionState) string {
+	if len(st.PeerCertificates) == 0 {
+		return "(none)"
+	}
+	return st.PeerCertificates[0].Subject.String()
+}
+
+func (t *transcript) printf(format string, args ...any) {
+	fmt.Fprintf(t.w, format+"\n", args...)
 }
 
 // info writes a "===" line of the command's own.
 func (t *transcript) info(format string, args ...any) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	fmt.Fprintf(t.w, "=== "+format+"\n", args...)
+	t.printf("=== "+format, args...)
 }
 
 // error writes a "***" line.
 func (t *transcript) error(err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, l := range strings.Split(err.Error(), "\n") {
-		fmt.Fprintf(t.w, "*** %s\n", l)
+	for _, l := range strings.Split(describe(err), "\n") {
+		t.printf("*** %s", l)
 	}
-}
-
-// convert returns the line with swaks's marker, and follows the TLS state.
-func (t *transcript) convert(line string) string {
-	switch {
-	case strings.HasPrefix(line, "C: "):
-		text := line[3:]
-		t.justTLS, t.inReply = false, false
-		verb, _, _ := strings.Cut(text, " ")
-		t.lastCommand = strings.ToUpper(verb)
-		if t.tls {
-			return " ~> " + text
-		}
-		return " -> " + text
-	case strings.HasPrefix(line, "S: "):
-		text := line[3:]
-		if !t.inReply && strings.HasPrefix(text, "220") && !t.justTLS && t.lastCommand != "STARTTLS" {
-			t.tls = false // a greeting: a new plaintext connection
-		}
-		if strings.HasPrefix(text, "220") && t.lastCommand == "STARTTLS" {
-			t.lastCommand = "" // answered; a later 220 is a greeting
-		}
-		t.justTLS = false
-		t.inReply = len(text) > 3 && text[3] == '-'
-		failed := text != "" && (text[0] == '4' || text[0] == '5')
-		switch {
-		case t.tls && failed:
-			return "<~* " + text
-		case t.tls:
-			return "<~  " + text
-		case failed:
-			return "<** " + text
-		}
-		return "<-  " + text
-	case strings.HasPrefix(line, "* "):
-		text := line[2:]
-		switch {
-		case strings.HasPrefix(text, "TLS up"):
-			t.tls, t.justTLS = true, true
-		case strings.HasPrefix(text, "connecting to"), strings.Contains(text, "dialling again without TLS"):
-			t.tls, t.justTLS, t.lastCommand = false, false, ""
-		}
-		return "=== " + text
-	}
-	return line
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -16,26 +17,36 @@ import (
 func TestTranscriptMarkers(t *testing.T) {
 	var out strings.Builder
 	tr := newTranscript(&out)
-	in := []string{
-		"S: 220 mx.test ESMTP", "C: EHLO [127.0.0.1]", "S: 250-mx.test", "S: 250 STARTTLS", "C: STARTTLS",
-		"S: 220 go ahead", "* TLS up: TLS 1.3, TLS_AES_128_GCM_SHA256, server certificate CN=mx.test",
-		"C: EHLO [127.0.0.1]", "S: 250 mx.test", "C: AUTH PLAIN <redacted>", "S: 535 5.7.8 no", "C: QUIT", "S: 221 bye",
-		// A second connection, implicit TLS: the handshake comes before the greeting.
-		"* TLS up: TLS 1.3, TLS_AES_128_GCM_SHA256, server certificate CN=mx.test", "S: 220-mx.test", "S: 220 ESMTP", "C: QUIT",
-		// A third, plaintext: its greeting ends TLS.
-		"S: 220 plain.test", "C: EHLO x", "S: 550 no",
+	c1 := smtpkit.Conn{ID: 1, Addr: "mx.test:587"}
+	c2 := smtpkit.Conn{ID: 2, Addr: "mx.test:587"}
+	reply := func(c smtpkit.Conn, tls bool, code int, lines ...string) smtpkit.ReplyRead {
+		return smtpkit.ReplyRead{Conn: c, Reply: smtpkit.Reply{Code: code}, Lines: lines, TLS: tls}
 	}
-	// Split writes: the adapter must put lines back together.
-	text := strings.Join(in, "\n") + "\n"
-	tr.Write([]byte(text[:7]))
-	tr.Write([]byte(text[7:]))
+	up := smtpkit.TLSDone{Conn: c1, State: tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256}}
+	for _, e := range []smtpkit.Event{
+		reply(c1, false, 220, "220 mx.test ESMTP"),
+		smtpkit.CommandSent{Conn: c1, Line: "EHLO [127.0.0.1]"},
+		reply(c1, false, 250, "250-mx.test", "250 STARTTLS"),
+		smtpkit.CommandSent{Conn: c1, Line: "STARTTLS"},
+		reply(c1, false, 220, "220 go ahead"),
+		up,
+		// A second connection of a pool, in plaintext, between the lines of the first.
+		reply(c2, false, 220, "220 plain.test"),
+		smtpkit.CommandSent{Conn: c1, Line: "AUTH PLAIN <redacted>", Redacted: true, TLS: true},
+		smtpkit.CommandSent{Conn: c2, Line: "EHLO x"},
+		reply(c1, true, 535, "535 5.7.8 no"),
+		reply(c2, false, 550, "550 no"),
+		smtpkit.DataSent{Conn: c1, Bytes: 292, Chunk: true, Last: true, TLS: true},
+		smtpkit.SecurityChosen{Conn: c2, Reason: smtpkit.ReasonStartTLSMissing},
+	} {
+		tr.event(e)
+	}
 	tr.error(errors.New("smtp ehlo: refused"))
 	want := []string{
 		"<-  220 mx.test ESMTP", " -> EHLO [127.0.0.1]", "<-  250-mx.test", "<-  250 STARTTLS", " -> STARTTLS",
-		"<-  220 go ahead", "=== TLS up: TLS 1.3, TLS_AES_128_GCM_SHA256, server certificate CN=mx.test",
-		" ~> EHLO [127.0.0.1]", "<~  250 mx.test", " ~> AUTH PLAIN <redacted>", "<~* 535 5.7.8 no", " ~> QUIT", "<~  221 bye",
-		"=== TLS up: TLS 1.3, TLS_AES_128_GCM_SHA256, server certificate CN=mx.test", "<~  220-mx.test", "<~  220 ESMTP", " ~> QUIT",
-		"<-  220 plain.test", " -> EHLO x", "<** 550 no",
+		"<-  220 go ahead", "=== TLS up: TLS 1.3, TLS_AES_128_GCM_SHA256, server certificate (none)",
+		"<-  220 plain.test", " ~> AUTH PLAIN <redacted>", " -> EHLO x", "<~* 535 5.7.8 no", "<** 550 no",
+		" ~> <292 bytes of message data>", "=== STARTTLS not offered",
 		"*** smtp ehlo: refused",
 	}
 	if got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n"); !slices.Equal(got, want) {

@@ -21,14 +21,14 @@ type Conn struct {
 	w       *bufio.Writer
 	maxLn   int
 	maxLns  int
-	traceFn func(sent bool, line string)
+	traceFn func(sent bool, line string, redacted bool)
 }
 
 // Config sets the limits and the transcript hook of a Conn; zero values pick the defaults.
 type Config struct {
-	MaxLineLength int                          // longest reply line accepted, CRLF included
-	MaxLines      int                          // most lines accepted in one reply
-	Trace         func(sent bool, line string) // called with every line sent and received
+	MaxLineLength int                                         // longest reply line accepted, CRLF included
+	MaxLines      int                                         // most lines accepted in one reply
+	Trace         func(sent bool, line string, redacted bool) // called with every line sent and received; redacted: line stands for a secret
 }
 
 // NewConn wraps nc.
@@ -66,9 +66,9 @@ func (c *Conn) Peek() error {
 
 func (c *Conn) maxLines() int { return c.maxLns }
 
-func (c *Conn) trace(sent bool, line string) {
+func (c *Conn) trace(sent bool, line string, redacted bool) {
 	if c.traceFn != nil {
-		c.traceFn(sent, line)
+		c.traceFn(sent, line, redacted)
 	}
 }
 
@@ -88,7 +88,7 @@ func (c *Conn) WriteCommand(verb string, args ...string) error {
 	if err != nil {
 		return err
 	}
-	return c.writeLine(line, line)
+	return c.writeLine(line, line, false)
 }
 
 // WriteSecret buffers a command line that carries a secret; the transcript
@@ -98,11 +98,11 @@ func (c *Conn) WriteSecret(line, shown string) error {
 		// The error would print the secret: name only the offending byte.
 		return fmt.Errorf("%w: a secret holds CR, LF or NUL", ErrInvalidArgument)
 	}
-	return c.writeLine(line, shown)
+	return c.writeLine(line, shown, true)
 }
 
-func (c *Conn) writeLine(line, shown string) error {
-	c.trace(true, shown)
+func (c *Conn) writeLine(line, shown string, redacted bool) error {
+	c.trace(true, shown, redacted)
 	if _, err := c.w.WriteString(line); err != nil {
 		return err
 	}
@@ -112,9 +112,6 @@ func (c *Conn) writeLine(line, shown string) error {
 
 // Write buffers raw bytes, such as message data, without checks or transcript.
 func (c *Conn) Write(p []byte) (int, error) { return c.w.Write(p) }
-
-// Trace writes a line to the transcript hook, as if it had been sent.
-func (c *Conn) Trace(line string) { c.trace(true, line) }
 
 // Flush sends every buffered command.
 func (c *Conn) Flush() error { return c.w.Flush() }

@@ -24,7 +24,7 @@ func pipe(t *testing.T, cfg Config) (*Conn, func() string) {
 
 func TestWriteCommand(t *testing.T) {
 	var traced []string
-	c, written := pipe(t, Config{Trace: func(sent bool, line string) {
+	c, written := pipe(t, Config{Trace: func(sent bool, line string, redacted bool) {
 		if sent {
 			traced = append(traced, line)
 		}

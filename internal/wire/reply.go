@@ -76,7 +76,7 @@ func (c *Conn) readLine() (string, error) {
 	if strings.Contains(line, "\r") {
 		return "", fmt.Errorf("%w: reply line %q holds a bare CR", ErrProtocol, line)
 	}
-	c.trace(false, line)
+	c.trace(false, line, false)
 	return line, nil
 }
 
