@@ -18,10 +18,20 @@
 // its deadline passes, DialContext returns at once, closes the connection to
 // the proxy, and its error wraps context.Canceled or context.DeadlineExceeded.
 //
+// The waits that involve only the proxy have a shorter limit of their own,
+// HandshakeTimeout (DefaultHandshakeTimeout, 10 s, when zero), like an SMTP
+// server's greeting: SOCKS5's method and authentication replies, and the TLS
+// handshake with an HTTPS proxy. A proxy that accepts the connection and then
+// says nothing fails with ErrHandshakeTimeout within that limit instead of
+// holding the dial for the whole context. The CONNECT reply waits for the
+// proxy to reach the target, so only the context limits it; SOCKS4 and
+// SOCKS4a have nothing else. Config sets HandshakeTimeout on the dialers
+// Parse and FromEnvironment build.
+//
 // Errors are *Error values naming the proxy, the target and the failed step;
 // errors.Is matches them against ErrAuthRequired, ErrAuthFailed, ErrRefused,
-// ErrProtocol and ErrInvalidArgument. Passwords never appear in errors, and a
-// dialer printed with any fmt verb or logged with log/slog shows "xxxxx" in
-// their place (String, GoString and LogValue have value receivers, so a
-// struct value is as safe to print as a pointer).
+// ErrHandshakeTimeout, ErrProtocol and ErrInvalidArgument. Passwords never
+// appear in errors, and a dialer printed with any fmt verb or logged with
+// log/slog shows "xxxxx" in their place (String, GoString and LogValue have
+// value receivers, so a struct value is as safe to print as a pointer).
 package proxy

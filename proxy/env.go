@@ -21,15 +21,23 @@ import (
 // are ignored: they are for HTTP clients.
 //
 // This package reads the environment only here, when the caller asks.
+// Config.FromEnvironment does the same with more settings.
 func FromEnvironment(forward ContextDialer) (ContextDialer, error) {
+	return Config{Forward: forward}.FromEnvironment()
+}
+
+// FromEnvironment is the package's FromEnvironment with c's settings.
+func (c Config) FromEnvironment() (ContextDialer, error) {
+	forward := c.Forward
 	if forward == nil {
 		forward = &net.Dialer{}
 	}
+	c.Forward = forward
 	name, raw := getenv("ALL_PROXY", "all_proxy")
 	if raw == "" {
 		return forward, nil
 	}
-	p, err := Parse(raw, forward)
+	p, err := c.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

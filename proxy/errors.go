@@ -15,6 +15,11 @@ var (
 	ErrAuthFailed = errors.New("the proxy rejected the credentials")
 	// ErrRefused means the proxy would not, or could not, connect to the target.
 	ErrRefused = errors.New("the proxy did not connect to the target")
+	// ErrHandshakeTimeout means the proxy accepted the connection and then did
+	// not answer its own part of the handshake (SOCKS5 method and
+	// authentication replies, an HTTPS proxy's TLS handshake) within the
+	// dialer's HandshakeTimeout; no remote host was involved yet.
+	ErrHandshakeTimeout = errors.New("the proxy accepted the connection and did not answer within the handshake limit")
 	// ErrProtocol means the proxy's reply was malformed, oversized, cut short or of another protocol.
 	ErrProtocol = errors.New("the proxy's reply breaks the protocol")
 	// ErrInvalidArgument means an address, URL, credential or header field is unusable; nothing was sent.

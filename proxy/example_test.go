@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/smtpkit/smtpkit/proxy"
 )
@@ -33,4 +34,17 @@ func ExampleHTTP_chain() {
 	}
 	fmt.Println(d)
 	// Output: socks5h://socks.example:1080
+}
+
+// Config sets what every dialer built from a URL or the environment shares,
+// here a shorter limit for the proxy's own replies.
+func ExampleConfig_Parse() {
+	c := proxy.Config{HandshakeTimeout: 5 * time.Second}
+	d, err := c.Parse("socks5h://proxy.example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(d, d.(*proxy.SOCKS5).HandshakeTimeout)
+	// Output: socks5h://proxy.example:1080 5s
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"maps"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -34,12 +36,18 @@ type HTTP struct {
 	Header http.Header
 	// Forward reaches the proxy; nil means a net.Dialer.
 	Forward ContextDialer
+	// HandshakeTimeout limits the TLS handshake with an HTTPS proxy, which
+	// involves only the proxy; zero means DefaultHandshakeTimeout. A plain
+	// HTTP proxy has no such step: its first reply is the CONNECT reply,
+	// which waits for the proxy to reach the target and is limited only by
+	// the context.
+	HandshakeTimeout time.Duration
 }
 
 // DialContext connects to addr through the proxy; ctx limits the connection
-// to the proxy, the TLS handshake with an HTTPS proxy and the CONNECT
-// exchange. Bytes the proxy sends right after its reply are read first from
-// the returned connection.
+// to the proxy, the TLS handshake with an HTTPS proxy (which HandshakeTimeout
+// limits too) and the CONNECT exchange. Bytes the proxy sends right after its
+// reply are read first from the returned connection.
 func (d *HTTP) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	req, sentCredentials, err := d.request(network, addr)
 	if err != nil {
@@ -50,10 +58,10 @@ func (d *HTTP) DialContext(ctx context.Context, network, addr string) (net.Conn,
 		return nil, d.fail(addr, "dial", 0, err)
 	}
 	if d.TLS != nil {
-		tlsConn := tls.Client(conn, d.tlsConfig())
-		if err := tlsConn.HandshakeContext(ctx); err != nil {
+		tlsConn, err := d.handshake(ctx, conn)
+		if err != nil {
 			conn.Close()
-			return nil, d.fail(addr, "tls", 0, contextError(ctx, err, "in the TLS handshake with the proxy"))
+			return nil, d.fail(addr, "tls", 0, err)
 		}
 		conn = tlsConn
 	}
@@ -125,6 +133,9 @@ func (d *HTTP) check() (sentCredentials bool, err error) {
 	if hasControl(d.Username) || hasControl(d.Password) {
 		return false, invalidf("the username or password holds CR, LF, NUL or another control character")
 	}
+	if err := checkHandshakeTimeout(d.HandshakeTimeout); err != nil {
+		return false, err
+	}
 	sentCredentials = d.Username != ""
 	for name, values := range d.Header {
 		if !httpguts.ValidHeaderFieldName(name) {
@@ -174,6 +185,29 @@ func (d *HTTP) request(network, addr string) (req []byte, sentCredentials bool, 
 	}
 	b.WriteString("\r\n")
 	return []byte(b.String()), sentCredentials, nil
+}
+
+// errTLSLimit is the cause of the context that ends when an HTTPS proxy's
+// TLS handshake has taken HandshakeTimeout.
+var errTLSLimit = errors.New("the TLS handshake with the proxy took longer than HandshakeTimeout")
+
+// handshake does the TLS handshake with an HTTPS proxy over conn, within
+// HandshakeTimeout and ctx.
+func (d *HTTP) handshake(ctx context.Context, conn net.Conn) (*tls.Conn, error) {
+	limit := handshakeLimit(d.HandshakeTimeout)
+	hctx, cancel := context.WithTimeoutCause(ctx, limit, errTLSLimit)
+	defer cancel()
+	tlsConn := tls.Client(conn, d.tlsConfig())
+	err := tlsConn.HandshakeContext(hctx)
+	switch {
+	case err == nil:
+		return tlsConn, nil
+	case ctx.Err() == nil && errors.Is(context.Cause(hctx), errTLSLimit):
+		return nil, handshakeTimeoutError(limit, "the TLS handshake",
+			"check that the proxy speaks TLS on this port (an http:// proxy does not), "+
+				"that nothing between accepts and stays silent, and that the proxy is not overloaded")
+	}
+	return nil, contextError(ctx, err, "in the TLS handshake with the proxy")
 }
 
 // tlsConfig returns a copy of TLS whose ServerName defaults to the proxy's host.

@@ -18,11 +18,12 @@ import (
 
 // httpConfig says what a test HTTP proxy expects and how it answers.
 type httpConfig struct {
-	request string // the CONNECT request expected, byte for byte
-	tunnel  string // when set, the address to tunnel to after a 200 reply
-	early   bool   // send the tunnel's first bytes (the backend's greeting) in the same write as the 200 reply
-	dribble bool   // send the 200 reply and early bytes one byte at a time
-	reply   string // when not tunnelling: the reply to send before closing
+	request string        // the CONNECT request expected, byte for byte
+	tunnel  string        // when set, the address to tunnel to after a 200 reply
+	early   bool          // send the tunnel's first bytes (the backend's greeting) in the same write as the 200 reply
+	dribble bool          // send the 200 reply and early bytes one byte at a time
+	reply   string        // when not tunnelling: the reply to send before closing
+	delay   time.Duration // how long to wait before the reply
 }
 
 // httpServer starts an HTTP CONNECT proxy on ln that checks the request
@@ -39,6 +40,7 @@ func httpServer(t *testing.T, ln net.Listener, cfg httpConfig) *server {
 		if req != cfg.request {
 			return fmt.Errorf("request\n got %q\nwant %q", req, cfg.request)
 		}
+		time.Sleep(cfg.delay)
 		if cfg.tunnel == "" {
 			io.WriteString(c, cfg.reply)
 			return nil
@@ -283,6 +285,7 @@ func TestHTTPInvalidArguments(t *testing.T) {
 		{"CR LF in the password", HTTP{Username: "alice", Password: "secret\r\n"}, "tcp", "mail.test:25"},
 		{"password without username", HTTP{Password: "secret"}, "tcp", "mail.test:25"},
 		{"udp", HTTP{}, "udp", "mail.test:25"},
+		{"negative handshake timeout", HTTP{HandshakeTimeout: -time.Second}, "tcp", "mail.test:25"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,9 @@ import (
 
 // SOCKS4 dials through a SOCKS4 proxy, or a SOCKS4a proxy when RemoteResolve
 // is set. Addr must be set; every other field's zero value is usable.
+//
+// SOCKS4 and SOCKS4a have no HandshakeTimeout: the proxy's only reply comes
+// after it has tried to reach the target, so the context limits all of it.
 type SOCKS4 struct {
 	// Addr is the proxy's host:port.
 	Addr string

@@ -8,8 +8,11 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	xproxy "golang.org/x/net/proxy"
 )
@@ -30,6 +33,13 @@ type SOCKS5 struct {
 	Resolver Resolver
 	// Forward reaches the proxy; nil means a net.Dialer.
 	Forward ContextDialer
+	// HandshakeTimeout limits the part of the handshake that involves only
+	// the proxy: from the connection to the proxy until its choice of
+	// authentication method and, when it chose username and password, its
+	// answer to them. Zero means DefaultHandshakeTimeout. The CONNECT reply,
+	// which waits for the proxy to reach the target, is limited only by the
+	// context.
+	HandshakeTimeout time.Duration
 }
 
 // The SOCKS5 authentication methods this package offers, and the proxy's
@@ -46,7 +56,8 @@ const (
 const maxSOCKS5Reply = 2 + 2 + 4 + 1 + 255 + 2
 
 // DialContext connects to addr through the proxy; ctx limits the connection
-// to the proxy and the whole handshake.
+// to the proxy and the whole handshake, and HandshakeTimeout the proxy's
+// first replies.
 func (d *SOCKS5) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	if err := d.check(); err != nil {
 		return nil, d.fail(addr, "request", 0, err)
@@ -69,7 +80,8 @@ func (d *SOCKS5) DialContext(ctx context.Context, network, addr string) (net.Con
 	if d.Username != "" {
 		auth = &xproxy.Auth{User: d.Username, Password: d.Password}
 	}
-	rec := &recordingDialer{forward: d.Forward}
+	limit := handshakeLimit(d.HandshakeTimeout)
+	rec := &recordingDialer{forward: d.Forward, withAuth: auth != nil, limit: limit}
 	xd, err := xproxy.SOCKS5("tcp", d.Addr, auth, rec)
 	if err != nil {
 		return nil, d.fail(addr, "request", 0, err)
@@ -83,7 +95,11 @@ func (d *SOCKS5) DialContext(ctx context.Context, network, addr string) (net.Con
 			return nil, d.fail(addr, "dial", 0, contextError(ctx, unwrapSOCKS(err), "connecting to the proxy"))
 		}
 		code, cause := socks5ReplyError(rec.conn.got, auth != nil)
-		if cause == nil {
+		switch {
+		case cause != nil:
+		case rec.conn.timedOut():
+			cause = rec.conn.timeoutError(limit)
+		default:
 			cause = unwrapSOCKS(err)
 			if closedEarly(cause) {
 				cause = errClosedEarly
@@ -138,7 +154,7 @@ func (d *SOCKS5) check() error {
 	if len(d.Username) > maxNameLength || len(d.Password) > maxNameLength {
 		return invalidf("the username or password is longer than %d bytes, the SOCKS5 limit", maxNameLength)
 	}
-	return nil
+	return checkHandshakeTimeout(d.HandshakeTimeout)
 }
 
 // socks5ReplyError explains a failed handshake from the bytes the proxy sent
@@ -235,20 +251,23 @@ func unwrapSOCKS(err error) error {
 	return err
 }
 
-// recordingDialer reaches the proxy through forward and keeps what the proxy
-// sends during the handshake, so that a failure can be explained.
+// recordingDialer reaches the proxy through forward and wraps the
+// connection in a recordingConn.
 type recordingDialer struct {
-	forward ContextDialer
-	conn    *recordingConn // set once the proxy is reached
+	forward  ContextDialer
+	withAuth bool           // username and password are offered
+	limit    time.Duration  // the handshake limit
+	conn     *recordingConn // set once the proxy is reached
 }
 
-// DialContext dials the proxy and wraps the connection in a recordingConn.
+// DialContext dials the proxy and wraps the connection in a recordingConn
+// whose handshake limit starts now.
 func (r *recordingDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	conn, err := dial(ctx, r.forward, addr)
 	if err != nil {
 		return nil, err
 	}
-	r.conn = &recordingConn{Conn: conn}
+	r.conn = newRecordingConn(conn, r.withAuth, time.Now().Add(r.limit))
 	return r.conn, nil
 }
 
@@ -258,17 +277,123 @@ func (r *recordingDialer) Dial(network, addr string) (net.Conn, error) {
 	return r.DialContext(context.Background(), network, addr)
 }
 
-// recordingConn is a net.Conn that keeps the first maxSOCKS5Reply bytes it reads.
+// recordingConn is the connection to a SOCKS5 proxy during the handshake
+// golang.org/x/net/proxy does over it. It keeps the first maxSOCKS5Reply
+// bytes it reads, so that a failure can be explained, and it holds reads to
+// the handshake limit until the proxy's own replies (method choice, then
+// authentication status when username and password were chosen) are in.
+//
+// golang.org/x/net/proxy sets the context's deadline on the connection, and
+// a deadline in the past when the context is cancelled, from another
+// goroutine: SetDeadline and SetReadDeadline record that deadline and apply
+// the earlier of it and the limit, so cancellation interrupts every phase.
 type recordingConn struct {
 	net.Conn
-	got []byte
+	withAuth bool
+	got      []byte
+
+	mu     sync.Mutex
+	read   time.Time // the read deadline asked for through SetDeadline or SetReadDeadline
+	limit  time.Time // the end of the handshake limit; zero once the proxy's own replies are in
+	waited int       // the bytes read when the limit passed; -1 while it has not
 }
 
-// Read reads the connection and records what it read.
+// newRecordingConn wraps conn, whose handshake limit ends at limit.
+func newRecordingConn(conn net.Conn, withAuth bool, limit time.Time) *recordingConn {
+	c := &recordingConn{Conn: conn, withAuth: withAuth, limit: limit, waited: -1}
+	conn.SetReadDeadline(limit)
+	return c
+}
+
+// Read reads the connection, records what it read, and lifts the handshake
+// limit once the proxy's own replies are in.
 func (c *recordingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if len(c.got)+n <= maxSOCKS5Reply {
 		c.got = append(c.got, p[:n]...)
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.limit.IsZero():
+	case errors.Is(err, os.ErrDeadlineExceeded) && c.limitApplies():
+		// The limit was the deadline in force: no earlier deadline, no cancellation.
+		c.waited = len(c.got)
+	case c.proxyRepliesIn():
+		c.limit = time.Time{}
+		if dlErr := c.Conn.SetReadDeadline(c.read); dlErr != nil && err == nil {
+			err = dlErr
+		}
+	}
 	return n, err
+}
+
+// SetDeadline sets the write deadline to t, and the read deadline to t or
+// the handshake limit, whichever comes first.
+func (c *recordingConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.read = t
+	werr := c.Conn.SetWriteDeadline(t)
+	if err := c.Conn.SetReadDeadline(c.readDeadline()); err != nil {
+		return err
+	}
+	return werr
+}
+
+// SetReadDeadline sets the read deadline to t or the handshake limit,
+// whichever comes first.
+func (c *recordingConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.read = t
+	return c.Conn.SetReadDeadline(c.readDeadline())
+}
+
+// readDeadline returns the read deadline to apply; c.mu is held.
+func (c *recordingConn) readDeadline() time.Time {
+	if c.limitApplies() {
+		return c.limit
+	}
+	return c.read
+}
+
+// limitApplies reports whether the handshake limit is the read deadline in
+// force: it has not been lifted, and comes before any deadline asked for.
+// c.mu is held.
+func (c *recordingConn) limitApplies() bool {
+	return !c.limit.IsZero() && (c.read.IsZero() || c.limit.Before(c.read))
+}
+
+// proxyRepliesIn reports whether the replies that involve only the proxy
+// have been read: the method choice, and the authentication status when the
+// proxy chose username and password and they were offered. c.mu is held.
+func (c *recordingConn) proxyRepliesIn() bool {
+	if len(c.got) < 2 {
+		return false
+	}
+	if c.withAuth && c.got[1] == socks5UserPass {
+		return len(c.got) >= 4
+	}
+	return true
+}
+
+// timedOut reports whether a read failed because the handshake limit passed.
+func (c *recordingConn) timedOut() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waited >= 0
+}
+
+// timeoutError explains which of the proxy's replies did not come in time.
+func (c *recordingConn) timeoutError(limit time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.waited >= 2 {
+		return handshakeTimeoutError(limit, "its answer to the username and password",
+			"check the proxy's authentication service and load")
+	}
+	return handshakeTimeoutError(limit, "its choice of authentication method",
+		"check that the address is a SOCKS5 proxy's port (not another service, "+
+			"or a firewall that accepts and stays silent) and that the proxy is not overloaded")
 }

@@ -15,11 +15,12 @@ import (
 
 // socks5Config says what a test SOCKS5 proxy expects and how it answers.
 type socks5Config struct {
-	greeting   []byte // the greeting expected, byte for byte
-	user, pass string // the credentials the proxy requires; empty: none
-	request    []byte // the CONNECT request expected, byte for byte
-	reply      byte   // the reply code: 0 relays to backend
-	backend    string // the backend's address
+	greeting   []byte        // the greeting expected, byte for byte
+	user, pass string        // the credentials the proxy requires; empty: none
+	request    []byte        // the CONNECT request expected, byte for byte
+	reply      byte          // the reply code: 0 relays to backend
+	backend    string        // the backend's address
+	delay      time.Duration // how long to wait before the CONNECT reply
 }
 
 // socks5Server starts a SOCKS5 proxy (RFC 1928, 1929) that checks each
@@ -85,6 +86,7 @@ func socks5Server(t *testing.T, cfg socks5Config) *server {
 		if !bytes.Equal(req, cfg.request) {
 			return fmt.Errorf("request\n got % x\nwant % x", req, cfg.request)
 		}
+		time.Sleep(cfg.delay)
 		if cfg.reply != 0 {
 			c.Write([]byte{5, cfg.reply, 0, 1, 0, 0, 0, 0, 0, 0})
 			return nil
@@ -339,6 +341,7 @@ func TestSOCKS5InvalidArguments(t *testing.T) {
 		{"NUL in the host name", SOCKS5{RemoteResolve: true}, "tcp", "mail\x00.test:25"},
 		{"host name too long", SOCKS5{RemoteResolve: true}, "tcp", strings.Repeat("a", 256) + ":25"},
 		{"udp", SOCKS5{}, "udp", "192.0.2.1:25"},
+		{"negative handshake timeout", SOCKS5{HandshakeTimeout: -time.Second}, "tcp", "192.0.2.1:25"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,12 +29,18 @@ const (
 //
 // The port defaults to 1080 for the SOCKS schemes, 8080 for http and 443 for
 // https. Credentials are optional and percent-decoded; SOCKS4 has a user ID
-// and no password. Errors never repeat the password.
+// and no password. Errors never repeat the password. Config.FromURL does the
+// same with more settings.
 func FromURL(u *url.URL, forward ContextDialer) (ContextDialer, error) {
+	return Config{Forward: forward}.FromURL(u)
+}
+
+// FromURL is the package's FromURL with c's settings.
+func (c Config) FromURL(u *url.URL) (ContextDialer, error) {
 	if u == nil {
 		return nil, invalidf("the proxy URL is nil")
 	}
-	d, err := fromURL(u, forward)
+	d, err := c.fromURL(u)
 	if err != nil {
 		return nil, fmt.Errorf("proxy URL %s: %w", quote(u.Redacted()), err)
 	}
@@ -42,8 +48,13 @@ func FromURL(u *url.URL, forward ContextDialer) (ContextDialer, error) {
 }
 
 // Parse parses rawURL and returns FromURL's dialer for it. Errors never
-// repeat the password.
+// repeat the password. Config.Parse does the same with more settings.
 func Parse(rawURL string, forward ContextDialer) (ContextDialer, error) {
+	return Config{Forward: forward}.Parse(rawURL)
+}
+
+// Parse is the package's Parse with c's settings.
+func (c Config) Parse(rawURL string) (ContextDialer, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		// url.Parse's error repeats the whole URL, password included: keep only its reason.
@@ -58,11 +69,14 @@ func Parse(rawURL string, forward ContextDialer) (ContextDialer, error) {
 		}
 		return nil, invalidf("the proxy URL cannot be parsed: %s", reason)
 	}
-	return FromURL(u, forward)
+	return c.FromURL(u)
 }
 
 // fromURL does FromURL's work; its errors do not name the URL.
-func fromURL(u *url.URL, forward ContextDialer) (ContextDialer, error) {
+func (c Config) fromURL(u *url.URL) (ContextDialer, error) {
+	if err := checkHandshakeTimeout(c.HandshakeTimeout); err != nil {
+		return nil, err
+	}
 	if u.Opaque != "" || u.Host == "" || u.Hostname() == "" {
 		return nil, invalidf("no host: write scheme://host:port, such as socks5://proxy.example:1080")
 	}
@@ -92,19 +106,20 @@ func fromURL(u *url.URL, forward ContextDialer) (ContextDialer, error) {
 		if hasPassword {
 			return nil, invalidf("SOCKS4 has a user ID and no password: write %s://userid@host:port", scheme)
 		}
-		d := &SOCKS4{Addr: addr, UserID: user, RemoteResolve: scheme == "socks4a", Forward: forward}
+		d := &SOCKS4{Addr: addr, UserID: user, RemoteResolve: scheme == "socks4a", Forward: c.Forward}
 		if err := d.check(); err != nil {
 			return nil, err
 		}
 		return d, nil
 	case "socks5", "socks5h":
-		d := &SOCKS5{Addr: addr, Username: user, Password: password, RemoteResolve: scheme == "socks5h", Forward: forward}
+		d := &SOCKS5{Addr: addr, Username: user, Password: password, RemoteResolve: scheme == "socks5h",
+			Forward: c.Forward, HandshakeTimeout: c.HandshakeTimeout}
 		if err := d.check(); err != nil {
 			return nil, err
 		}
 		return d, nil
 	case "http", "https":
-		d := &HTTP{Addr: addr, Username: user, Password: password, Forward: forward}
+		d := &HTTP{Addr: addr, Username: user, Password: password, Forward: c.Forward, HandshakeTimeout: c.HandshakeTimeout}
 		if scheme == "https" {
 			d.TLS = &tls.Config{}
 		}
