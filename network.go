@@ -41,7 +41,7 @@ func (p *prepared) netPath() error {
 	var err error
 	switch {
 	case o.Proxy != "":
-		p.dialer, err = proxy.Parse(o.Proxy, base)
+		p.dialer, err = proxy.Config{Forward: base, HandshakeTimeout: o.GreetingTimeout}.Parse(o.Proxy)
 		if err != nil {
 			return &OptionError{Field: "Proxy", Err: err}
 		}
@@ -49,7 +49,7 @@ func (p *prepared) netPath() error {
 	case o.ProxyFromEnvironment:
 		// A pointer of our own, so that telling it from a proxy dialer is a safe comparison.
 		fwd := &forward{base}
-		p.dialer, err = proxy.FromEnvironment(fwd)
+		p.dialer, err = proxy.Config{Forward: fwd, HandshakeTimeout: o.GreetingTimeout}.FromEnvironment()
 		if err != nil {
 			return &OptionError{Field: "ProxyFromEnvironment", Value: "true", Err: err}
 		}

@@ -406,6 +406,24 @@ func TestProxyHangs(t *testing.T) {
 			}
 		})
 	}
+	// A SOCKS5 proxy that accepts and then says nothing is given the
+	// greeting's limit, not the connect limit: its silence involves no
+	// remote host.
+	t.Run("socks5 handshake limit", func(t *testing.T) {
+		p := smtptest.NewSOCKS5Proxy(smtptest.ProxyConfig{Hang: true})
+		defer p.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_, err := smtpkit.Dial(ctx, "127.0.0.1:25", &smtpkit.Options{
+			Security: smtpkit.SecurityNone, Proxy: p.URL(), GreetingTimeout: 200 * time.Millisecond,
+		})
+		if !errors.Is(err, proxy.ErrHandshakeTimeout) || phaseOf(t, err) != smtpkit.PhaseConnect {
+			t.Errorf("err = %v, want proxy.ErrHandshakeTimeout in phase connect", err)
+		}
+		if ctx.Err() != nil {
+			t.Error("Dial ran until the test's deadline: the handshake limit did not apply")
+		}
+	})
 	t.Run("operation timeout", func(t *testing.T) {
 		p := smtptest.NewSOCKS5Proxy(smtptest.ProxyConfig{Hang: true})
 		defer p.Close()

@@ -157,6 +157,11 @@ type Options struct {
 	// ProxyFromEnvironment takes the proxy from ALL_PROXY and NO_PROXY (see
 	// proxy.FromEnvironment) when Proxy is empty; otherwise, and when false,
 	// the environment is ignored.
+	//
+	// The proxy's own replies, which involve no remote host (the SOCKS5
+	// method choice and login, the TLS handshake with an https proxy), are
+	// limited by GreetingTimeout; its reply to CONNECT, which waits for the
+	// proxy to reach the server, by ConnectTimeout.
 	ProxyFromEnvironment bool
 	// LocalAddr is the local address to connect from (to the proxy, with a
 	// proxy): an IP, or IP:port, such as "192.0.2.10" or "[2001:db8::10]:0".
