@@ -133,20 +133,13 @@ func runCheck(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *ch
 		}
 		return err
 	}
-	result.Mechanism, result.Security = c.AuthMechanism(), c.Security().String()
-	if st, ok := c.TLSConnectionState(); ok {
-		result.TLSVersion = tls.VersionName(st.Version)
+	st := s.events.conn(c.ConnID())
+	result.Mechanism, result.Security = st.login, st.security.String()
+	if st.tls != nil {
+		result.TLSVersion = tls.VersionName(st.tls.Version)
 	}
 	if !f.json {
-		fmt.Fprintf(out, "Login OK for %s at %s: %s over %s\n", s.acct.User, c.Addr(), c.AuthMechanism(), describeSecurity(c))
+		fmt.Fprintf(out, "Login OK for %s at %s: %s over %s\n", s.acct.User, st.addr, st.login, st.describeSecurity())
 	}
 	return c.Quit(ctx)
-}
-
-// describeSecurity says how the session is protected, such as "TLS 1.3 (starttls)".
-func describeSecurity(c *smtpkit.Client) string {
-	if st, ok := c.TLSConnectionState(); ok {
-		return fmt.Sprintf("%s (%s)", tls.VersionName(st.Version), c.Security())
-	}
-	return "no TLS"
 }

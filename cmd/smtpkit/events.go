@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"fmt"
 	"sync"
 
 	"github.com/smtpkit/smtpkit"
@@ -10,11 +11,23 @@ import (
 // eventLog keeps the library's events of a command, for the reports built
 // from them (probe's, and the JSON of --json).
 type eventLog struct {
-	mu     sync.Mutex
-	events []smtpkit.Event
+	mu      sync.Mutex
+	events  []smtpkit.Event
+	timings bool // keep PhaseDone events too
 }
 
+// add keeps the events the reports read: what each connection is, not the
+// dialogue, so a bulk send over many connections keeps little.
 func (l *eventLog) add(e smtpkit.Event) {
+	switch e.(type) {
+	case smtpkit.ConnectStart, smtpkit.Greeted, smtpkit.TLSDone, smtpkit.Capable, smtpkit.LoginDone:
+	case smtpkit.PhaseDone:
+		if !l.timings {
+			return
+		}
+	default:
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.events = append(l.events, e)
@@ -35,6 +48,15 @@ type connState struct {
 	implicit bool
 	caps     smtpkit.Capabilities
 	security smtpkit.Security // in use: implicit-tls, starttls or none
+	login    string           // the mechanism of the login the server accepted
+}
+
+// describeSecurity says how the connection is protected, such as "TLS 1.3 (starttls)".
+func (st connState) describeSecurity() string {
+	if st.tls != nil {
+		return fmt.Sprintf("%s (%s)", tls.VersionName(st.tls.Version), st.security)
+	}
+	return "no TLS"
 }
 
 // conn returns what the events say of connection id.
@@ -60,6 +82,10 @@ func (l *eventLog) conn(id uint64) connState {
 			}
 		case smtpkit.Capable:
 			st.caps = e.Capabilities
+		case smtpkit.LoginDone:
+			if e.Err == nil {
+				st.login = e.Mechanism
+			}
 		}
 	}
 	return st

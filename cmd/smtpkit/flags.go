@@ -156,6 +156,7 @@ type session struct {
 	opts       *smtpkit.Options
 	transcript *transcript // nil without -v
 	events     *eventLog   // nil unless the command reports from the events
+	modes      smtpkit.ModeCache
 }
 
 // observe is the Options.Trace of every command: the events feed the
@@ -170,9 +171,19 @@ func (s *session) observe(e smtpkit.Event) {
 }
 
 // dialer returns a Dialer with the session's Options, as the command has
-// finished them.
+// finished them, and the modes remembered across runs.
 func (s *session) dialer() *smtpkit.Dialer {
-	return &smtpkit.Dialer{Options: *s.opts}
+	return &smtpkit.Dialer{Options: *s.opts, Modes: s.modes}
+}
+
+// modesFile returns the file of the modes Auto found, remembered across
+// runs so that a run does not probe again and a TLS mode found once stays
+// required: $SMTPKIT_MODES_FILE, else the XDG state directory's.
+func modesFile() string {
+	if p := os.Getenv("SMTPKIT_MODES_FILE"); p != "" {
+		return p
+	}
+	return smtpkit.DefaultModeCachePath()
 }
 
 // addr is the server's host:port.
@@ -223,7 +234,10 @@ func (f *connFlags) session(ctx context.Context, src *sources, login loginMode, 
 				"put the URL in $SMTPKIT_URL, or the password in $SMTPKIT_PASSWORD")
 		}
 	}
-	s := &session{acct: acct, file: file, opts: opts}
+	s := &session{acct: acct, file: file, opts: opts, events: &eventLog{}}
+	if !src.noFiles { // --demo: its servers come and go, nothing to remember
+		s.modes = &smtpkit.FileModeCache{Path: modesFile(), Logger: opts.Logger}
+	}
 	if f.verbose {
 		s.transcript = newTranscript(out)
 	}

@@ -78,6 +78,6 @@ for errors. Passwords are never shown. --json prints one JSON object.
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newProbeCommand(), newCheckCommand(), newSendCommand(), newSendmailCommand())
+	root.AddCommand(newProbeCommand(), newCheckCommand(), newSendCommand(), newSendmailCommand(), newModesCommand())
 	return root
 }

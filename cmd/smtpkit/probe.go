@@ -163,7 +163,7 @@ func runProbe(ctx context.Context, out, errOut io.Writer, f *probeFlags, args []
 		s.opts.TLSConfig = smtptest.ClientTLSConfig()
 	}
 	report.Server, report.AskedSecurity, report.Proxy = s.addr(), s.opts.Security.String(), redactedURL(s.opts.Proxy)
-	s.events = &eventLog{}
+	s.events.timings = true
 	if tr != nil {
 		tr.info("Trying %s (security %s)", s.addr(), s.opts.Security)
 	}

@@ -45,6 +45,7 @@ func testMain(m *testing.M) int {
 	}
 	os.Setenv("HOME", home)
 	os.Unsetenv("XDG_CONFIG_HOME")
+	os.Unsetenv("XDG_STATE_HOME")
 	for _, kv := range os.Environ() {
 		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "SMTPKIT_") {
 			os.Unsetenv(name)

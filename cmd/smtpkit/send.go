@@ -340,7 +340,7 @@ func runSend(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *sen
 	mj.record(res, err)
 	result.Summary = summarize(result.Messages)
 	if !f.json {
-		printSent(out, mj, c)
+		printSent(out, mj, s.events.conn(c.ConnID()))
 	}
 	if err != nil {
 		return err
@@ -481,9 +481,9 @@ func replyLine(code int, enhanced, text string) string {
 }
 
 // printSent prints the outcome of sending one message.
-func printSent(out io.Writer, m *messageJSON, c *smtpkit.Client) {
+func printSent(out io.Writer, m *messageJSON, c connState) {
 	fmt.Fprintf(out, "Message:      %s, from <%s> to %d recipient(s)\n", m.Source, m.From, len(m.To))
-	fmt.Fprintf(out, "Server:       %s, %s\n", c.Addr(), describeSecurity(c))
+	fmt.Fprintf(out, "Server:       %s, %s\n", c.addr, c.describeSecurity())
 	if len(m.Accepted) > 0 {
 		fmt.Fprintf(out, "Accepted:     %s\n", strings.Join(m.Accepted, ", "))
 	}
