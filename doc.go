@@ -19,6 +19,23 @@
 //	defer c.Quit(ctx)
 //	res, err := c.Send(ctx, &smtpkit.Envelope{From: "me@example.com", To: to}, msg)
 //
+// A Dialer holds one policy (Options) and what its connections share, as
+// net/http's Transport does: the modes Auto found (a ModeCache, in memory
+// or in a file across runs), the TLS configuration with its files read
+// once, the proxy dialer. Dial is the shorthand for a Dialer of one call,
+// and NewClient sets up a session on a connection the caller already has.
+//
+// Options.Trace receives typed events (see Event), each naming its
+// connection: connections and TLS handshakes, greetings, capabilities,
+// the security decision and why, commands (secrets redacted) and replies,
+// logins and transactions, and the time each phase took. The Transcript
+// writer is built on them, and so are the command line's reports.
+//
+// Options.Validate reports every invalid setting as an *OptionError; each
+// setting has one exported parser (ParseSecurity, ParseTLSVersions, ...)
+// that configuration files and flags share. An *Error carries Hints: which
+// setting and value may get past it, for each front end to word its way.
+//
 // Login picks the strongest mechanism the server offers and Auth allows, and
 // never sends a password in the clear unless told to. Send streams a message
 // with as few round trips as the server allows (one, with PIPELINING and
