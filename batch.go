@@ -38,7 +38,7 @@ const maxPendingReplies = 128
 // connection: it and every later message fail.
 func (c *Client) SendBatch(ctx context.Context, mails []Mail) []BatchResult {
 	out := make([]BatchResult, len(mails))
-	if !c.caps.Pipelining() || !c.caps.Chunking() {
+	if !c.caps.Pipelining() {
 		for i := range mails {
 			out[i].Result, out[i].Err = c.Send(ctx, &mails[i].Envelope, mails[i].Message)
 		}
@@ -46,6 +46,9 @@ func (c *Client) SendBatch(ctx context.Context, mails []Mail) []BatchResult {
 	}
 	ctx, cancel := operation(ctx, c.t.opts.Timeout)
 	defer cancel()
+	if !c.caps.Chunking() {
+		return c.dataBatch(ctx, mails, out)
+	}
 	p := &pipe{c: c, ctx: ctx}
 	txs := make([]*transaction, len(mails))
 	for i := range mails {
@@ -75,6 +78,80 @@ func (c *Client) SendBatch(ctx context.Context, mails []Mail) []BatchResult {
 	return out
 }
 
+// dataBatch sends mails with PIPELINING and DATA (RFC 2920 3.1): the
+// message and its final dot are followed, in the same write, by the next
+// transaction's envelope and DATA, so the batch waits once per message,
+// for the next 354, and the final reply of one message comes with the
+// replies of the next envelope. A message goes only after its own 354, so
+// the data is never ambiguous, and a refused recipient or a failed
+// message leaves the others as they are.
+func (c *Client) dataBatch(ctx context.Context, mails []Mail, out []BatchResult) []BatchResult {
+	txs := make([]*transaction, len(mails))
+	for i := range mails {
+		tx, err := c.newTransaction(ctx, &mails[i].Envelope, mails[i].Message)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		txs[i] = tx
+	}
+	next := func(i int) int { // the next message that can be sent, or -1
+		for i++; i < len(txs); i++ {
+			if txs[i] != nil {
+				return i
+			}
+		}
+		return -1
+	}
+	var broken error // the connection broke: nothing more goes
+	i := next(-1)
+	if i >= 0 {
+		broken = txs[i].sendEnvelope()
+	}
+	for ; i >= 0 && broken == nil; i = next(i) {
+		tx := txs[i]
+		proceed, err := tx.readEnvelope()
+		if c.err != nil {
+			broken = c.err
+			tx.err = markUnanswered(err, tx.replies == 0)
+			break
+		}
+		if proceed {
+			if broken = tx.writeContent(); broken != nil {
+				tx.err = broken
+				break
+			}
+		}
+		if j := next(i); j >= 0 {
+			if err := txs[j].sendEnvelope(); err != nil {
+				broken = err
+				if !proceed {
+					break
+				}
+			}
+		}
+		if proceed {
+			if err := tx.readFinal(); c.err != nil {
+				broken, tx.err = c.err, err
+				break
+			} else {
+				tx.err = err
+			}
+		}
+	}
+	for k, tx := range txs {
+		if tx == nil {
+			continue
+		}
+		out[k] = BatchResult{Result: tx.result, Err: tx.err}
+		if tx.err == nil && !tx.ended && broken != nil {
+			out[k].Err = markUnanswered(broken, tx.replies == 0)
+		}
+		tx.done(out[k].Err)
+	}
+	return out
+}
+
 // pipe writes commands ahead of their replies and hands each reply, in
 // order, to the function that waits for it.
 type pipe struct {
@@ -88,6 +165,7 @@ type pipe struct {
 type awaited struct {
 	tx      *transaction
 	onReply func(*Reply)
+	end     int64 // where its command ends in the bytes given to the connection
 }
 
 // send buffers a command of tx (and data, for BDAT) whose reply goes to
@@ -109,14 +187,17 @@ func (p *pipe) send(tx *transaction, onReply func(*Reply), data []byte, last boo
 		p.err = err
 		return err
 	}
-	p.pending = append(p.pending, awaited{tx, onReply})
+	p.pending = append(p.pending, awaited{tx, onReply, p.c.queued()})
 	return nil
 }
 
-// readOne flushes and reads the oldest pending reply. A 421 goes to its
-// command like any reply, and then breaks the pipe.
+// readOne reads the oldest pending reply, flushing first only when its
+// command is still in the buffer: a full window then does not cut the
+// next group into a write per command. A 421 goes to its command like any
+// reply, and then breaks the pipe.
 func (p *pipe) readOne() {
-	r, err := p.c.reply(p.ctx, PhaseData, time.Now(), p.c.t.opts.DataTimeout, ErrCommandTimeout)
+	flush := p.pending[0].end > p.c.out.sent
+	r, err := p.c.await(p.ctx, PhaseData, time.Now(), p.c.t.opts.DataTimeout, ErrCommandTimeout, flush)
 	if r != nil {
 		a := p.pending[0]
 		p.pending = p.pending[1:]

@@ -1,11 +1,15 @@
 package smtpkit_test
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/emersion/go-smtp"
@@ -59,16 +63,31 @@ func (s *pickySession) Reset()        { s.rcpts = 0 }
 func (s *pickySession) Logout() error { return nil }
 
 func TestSendBatch(t *testing.T) {
+	t.Run("chunking", func(t *testing.T) { testSendBatch(t, false) })
+	t.Run("pipelining only", func(t *testing.T) { testSendBatch(t, true) })
+}
+
+// testSendBatch sends a batch of good and refused messages; without
+// CHUNKING each message's data is followed by the next envelope in the
+// same write, so the batch takes about one write per message.
+func testSendBatch(t *testing.T, noChunking bool) {
 	backend := &pickyBackend{}
 	srv := smtptest.NewUnstartedServer(smtptest.Plain)
 	srv.Config.Backend = backend
 	srv.Start()
 	defer srv.Close()
-	c, err := smtpkit.Dial(testContext(t), srv.Addr, srv.ClientOptions())
+	opts := srv.ClientOptions()
+	counting := &countingDialer{dropChunking: noChunking}
+	opts.Dialer = counting
+	c, err := smtpkit.Dial(testContext(t), srv.Addr, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Quit(testContext(t))
+	if c.Capabilities().Chunking() == noChunking {
+		t.Fatalf("CHUNKING offered: %v", c.Capabilities().Chunking())
+	}
+	writesBefore := counting.writes.Load()
 
 	type want struct {
 		err       error // nil, or a sentinel / phase marker below
@@ -99,6 +118,13 @@ func TestSendBatch(t *testing.T) {
 		}
 	}
 	results := c.SendBatch(testContext(t), mails)
+	// Without CHUNKING a write per message (the data, then the next
+	// envelope); with it, writes that carry many commands each, even once
+	// the window of pending replies is full.
+	n := counting.writes.Load() - writesBefore
+	if perMsg := float64(n) / float64(len(mails)); noChunking && perMsg > 1.1 || !noChunking && perMsg > 0.5 {
+		t.Errorf("%d writes for %d messages (CHUNKING %v)", n, len(mails), !noChunking)
+	}
 	var wantDelivered []string
 	for i, r := range results {
 		w := wants[i]
@@ -125,7 +151,63 @@ func TestSendBatch(t *testing.T) {
 	}
 }
 
-// TestSendBatchWithoutChunking falls back to one transaction at a time.
+// countingDialer counts the writes of its connections and, when asked,
+// hides CHUNKING from the server's EHLO reply.
+type countingDialer struct {
+	dropChunking bool
+	writes       atomic.Int64
+}
+
+func (d *countingDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	var nd net.Dialer
+	nc, err := nd.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: nc, d: d}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	d       *countingDialer
+	pending []byte // bytes read, not yet handed on: the start of a line
+	ready   []byte // whole lines, filtered
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.d.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	if !c.d.dropChunking {
+		return c.Conn.Read(p)
+	}
+	for len(c.ready) == 0 {
+		buf := make([]byte, 4096)
+		n, err := c.Conn.Read(buf)
+		c.pending = append(c.pending, buf[:n]...)
+		for {
+			i := bytes.IndexByte(c.pending, '\n')
+			if i < 0 {
+				break
+			}
+			line := c.pending[:i+1]
+			if !bytes.HasPrefix(line, []byte("250-CHUNKING")) {
+				c.ready = append(c.ready, line...)
+			}
+			c.pending = c.pending[i+1:]
+		}
+		if err != nil && len(c.ready) == 0 {
+			return 0, err
+		}
+	}
+	n := copy(p, c.ready)
+	c.ready = c.ready[n:]
+	return n, nil
+}
+
+// TestSendBatchWithoutChunking pipelines DATA transactions.
 func TestSendBatchWithoutChunking(t *testing.T) {
 	data := make(chan string, 1)
 	srv := scriptDATA(t, true, []string{"250 2.1.5 ok"}, "354 go ahead", data)
@@ -146,9 +228,16 @@ func TestSendBatchWithoutChunking(t *testing.T) {
 // TestSendBatchBrokenReader: a message that cannot be read breaks the
 // connection; the messages before it are delivered, it and the ones after fail.
 func TestSendBatchBrokenReader(t *testing.T) {
+	t.Run("chunking", func(t *testing.T) { testSendBatchBrokenReader(t, false) })
+	t.Run("pipelining only", func(t *testing.T) { testSendBatchBrokenReader(t, true) })
+}
+
+func testSendBatchBrokenReader(t *testing.T, noChunking bool) {
 	srv := smtptest.NewServer(smtptest.Plain)
 	defer srv.Close()
-	c, err := smtpkit.Dial(testContext(t), srv.Addr, srv.ClientOptions())
+	opts := srv.ClientOptions()
+	opts.Dialer = &countingDialer{dropChunking: noChunking}
+	c, err := smtpkit.Dial(testContext(t), srv.Addr, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,6 +67,7 @@ func (c *Client) traceLine(sent bool, line string, redacted bool) {
 type guard struct {
 	net.Conn
 	armed bool
+	sent  int64 // bytes written to the connection so far
 }
 
 // errUnbounded is the failure of a write outside a bounded step: a bug in smtpkit.
@@ -76,8 +77,14 @@ func (g *guard) Write(p []byte) (int, error) {
 	if !g.armed {
 		return 0, errUnbounded
 	}
-	return g.Conn.Write(p)
+	n, err := g.Conn.Write(p)
+	g.sent += int64(n)
+	return n, err
 }
+
+// queued returns how many bytes have been given to the connection so far,
+// sent or buffered.
+func (c *Client) queued() int64 { return c.out.sent + int64(c.wire.Unsent()) }
 
 // ConnID returns the number of the connection in the events of its Dialer (see Event).
 func (c *Client) ConnID() uint64 { return c.id }
@@ -183,10 +190,19 @@ func (c *Client) send(ctx context.Context, p Phase, verb string, args ...string)
 // closing): the reply is returned with an *Error that wraps ErrClosed, and
 // every later call fails with that error.
 func (c *Client) reply(ctx context.Context, p Phase, start time.Time, limit time.Duration, timeoutErr error) (*Reply, error) {
+	return c.await(ctx, p, start, limit, timeoutErr, true)
+}
+
+// await is reply, flushing first only when flush is set: a caller that
+// knows the command answered has left the buffer may leave a half-built
+// group in it.
+func (c *Client) await(ctx context.Context, p Phase, start time.Time, limit time.Duration, timeoutErr error, flush bool) (*Reply, error) {
 	var r *Reply
 	err := c.exchange(ctx, p, start, limit, timeoutErr, func() error {
-		if err := c.wire.Flush(); err != nil {
-			return err
+		if flush {
+			if err := c.wire.Flush(); err != nil {
+				return err
+			}
 		}
 		var err error
 		r, err = c.readReply()

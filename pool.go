@@ -162,8 +162,9 @@ func (p *Pool) release() {
 
 // Send sends one message on a pooled connection. When a reused connection
 // turns out to have been closed by the server before it answered anything,
-// the message is sent again on another connection, provided msg can be
-// rewound (an io.Seeker, such as strings.Reader, bytes.Reader or os.File).
+// or with a 421, the message is sent again on another connection, provided
+// msg can be rewound (an io.Seeker, such as strings.Reader, bytes.Reader or
+// os.File).
 func (p *Pool) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Result, error) {
 	pc, reused, err := p.get(ctx)
 	if err != nil {
@@ -196,11 +197,13 @@ func offset(r io.Reader) (int64, bool) {
 	return off, err == nil
 }
 
-// unanswered reports whether err broke a connection before the server
-// answered any command of the transaction: nothing of it was accepted.
+// unanswered reports whether nothing of the transaction can have been
+// accepted: err broke the connection before the server answered any of
+// its commands, or the server answered 421, closing (RFC 5321 3.8), as a
+// server that times out an idle connection does.
 func unanswered(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && e.unanswered
+	return errors.As(err, &e) && (e.unanswered || e.Code == 421)
 }
 
 // sendBatchSize is how many messages of SendAll one connection takes at a time.

@@ -137,8 +137,9 @@ type transaction struct {
 	chunks  *chunker // nil: DATA
 	result  *Result
 	err     error // in a pipe: the transaction's failure, once known
-	ended   bool  // in a pipe: the reply to the end of the data was read
-	replies int   // in a pipe: replies read for this transaction
+	ended   bool  // the reply to the end of the data was read
+	reset   bool  // the envelope began with RSET
+	replies int   // replies read for this transaction
 }
 
 // done tells Trace how the transaction ended.
@@ -155,7 +156,11 @@ func (tx *transaction) write(verb string, args ...string) error {
 
 // read flushes what is buffered and reads one reply.
 func (tx *transaction) read(p Phase) (*Reply, error) {
-	return tx.c.reply(tx.ctx, p, time.Now(), tx.c.t.opts.CommandTimeout, ErrCommandTimeout)
+	r, err := tx.c.reply(tx.ctx, p, time.Now(), tx.c.t.opts.CommandTimeout, ErrCommandTimeout)
+	if r != nil {
+		tx.replies++
+	}
+	return r, err
 }
 
 // envelope buffers RSET when an earlier transaction was left open, then MAIL
@@ -259,19 +264,41 @@ func (tx *transaction) stepwise() error {
 }
 
 // pipelined sends the envelope and DATA in one write and then reads every
-// reply in order, checking each (RFC 2920). With CHUNKING as well, the pipe
-// of SendBatch does better.
+// reply in order, checking each (RFC 2920); after a 354, the message and
+// its final reply. With CHUNKING as well, the pipe of SendBatch does better.
 func (tx *transaction) pipelined() error {
+	if err := tx.sendEnvelope(); err != nil {
+		return err
+	}
+	proceed, err := tx.readEnvelope()
+	if err != nil || !proceed {
+		return err
+	}
+	if err := tx.writeContent(); err != nil {
+		return err
+	}
+	return tx.readFinal()
+}
+
+// sendEnvelope buffers RSET when an earlier transaction was left open,
+// MAIL, every RCPT and DATA: one group of RFC 2920. Nothing is flushed.
+func (tx *transaction) sendEnvelope() error {
+	tx.reset = tx.c.needReset
 	if err := tx.envelope(false); err != nil {
 		return err
 	}
-	if err := tx.write("DATA"); err != nil {
-		return err
-	}
-	// Every reply is read, even after a failure, to keep replies and
-	// commands in step.
+	return tx.write("DATA")
+}
+
+// readEnvelope reads the replies to sendEnvelope's group, in order, all of
+// them even after a failure, to keep replies and commands in step. It
+// reports whether the message is to follow: DATA was answered 354 and
+// nothing failed. A 354 after a failure is answered with an empty message
+// (RFC 2920), whose reply is read too. A transaction that failed is left
+// open for the server: the next one starts with RSET.
+func (tx *transaction) readEnvelope() (proceed bool, err error) {
 	var failed error
-	if tx.c.needReset {
+	if tx.reset {
 		failed = tx.resetReply()
 	}
 	if err := tx.mailReply(); err != nil && failed == nil {
@@ -279,7 +306,7 @@ func (tx *transaction) pipelined() error {
 	}
 	for i := range tx.rcpts {
 		if err := tx.rcptReply(i); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if failed == nil {
@@ -287,55 +314,90 @@ func (tx *transaction) pipelined() error {
 	}
 	r, err := tx.read(PhaseData)
 	if err != nil {
-		return err
+		return false, err
 	}
 	switch {
 	case r.Code == 354 && failed != nil:
-		// DATA was accepted although the transaction failed: end it empty (RFC 2920).
 		if err := tx.write("."); err != nil {
-			return err
+			return false, err
 		}
 		if _, err := tx.read(PhaseData); err != nil {
-			return err
+			return false, err
 		}
-		return failed
+		tx.err = failed
+		return false, failed
 	case r.Code == 354:
-		return tx.data()
-	case failed != nil:
-		return failed
+		return true, nil
+	case failed == nil:
+		failed = tx.c.replyError(PhaseData, r, nil)
 	}
-	return tx.c.replyError(PhaseData, r, nil)
+	tx.c.needReset = true
+	tx.err = failed
+	return false, failed
 }
 
-// data streams the message after a 354 and reads the final reply. Each
-// write may take DataTimeout, however long the whole message takes; the
-// final reply may take DataTimeout too (RFC 5321 4.5.3.2).
+// data streams the message after a 354 and reads the final reply.
 func (tx *transaction) data() error {
+	if err := tx.writeContent(); err != nil {
+		return err
+	}
+	return tx.readFinal()
+}
+
+// writeContent writes the message after a 354, dot-stuffed and ended with
+// CRLF.CRLF; what is left in the buffer goes with the next flush. Each
+// write may take DataTimeout, however long the whole message takes (RFC
+// 5321 4.5.3.2). A message that cannot be read breaks the connection, so
+// that no truncated message is delivered.
+func (tx *transaction) writeContent() error {
 	limit := tx.c.t.opts.DataTimeout
 	var n int64
+	var readErr error
 	err := tx.c.write(tx.ctx, PhaseData, limit, func() error {
 		dw := wire.NewDataWriter(&freshDeadline{ctx: tx.ctx, nc: tx.c.nc, limit: limit, w: tx.c.wire})
 		// Read in pieces (hiding any WriterTo), so memory stays one buffer
 		// and each write gets its own deadline.
-		var err error
-		if n, err = io.CopyBuffer(dw, struct{ io.Reader }{tx.msg}, make([]byte, 32<<10)); err != nil {
-			return err
+		buf := make([]byte, 32<<10)
+		for {
+			k, err := tx.msg.Read(buf)
+			if k > 0 {
+				if _, werr := dw.Write(buf[:k]); werr != nil {
+					return werr
+				}
+				n += int64(k)
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				readErr = err
+				return err
+			}
 		}
-		if err := dw.Close(); err != nil {
-			return err
-		}
-		return tx.c.wire.Flush()
+		return dw.Close()
 	})
+	if readErr != nil {
+		tx.c.nc.Close()
+		tx.c.err = &Error{Phase: PhaseData, Addr: tx.c.t.addr, Err: readError(readErr)}
+		return tx.c.err
+	}
 	if err != nil {
 		return err
 	}
 	if tx.c.t.p.tracing {
 		tx.c.t.emit(DataSent{Conn: tx.c.conn(), Bytes: n, Last: true, TLS: tx.c.tlsState != nil})
 	}
-	r, err := tx.c.reply(tx.ctx, PhaseData, time.Now(), limit, ErrCommandTimeout)
+	return nil
+}
+
+// readFinal sends what is buffered and reads the reply to the end of the
+// data, which may take DataTimeout.
+func (tx *transaction) readFinal() error {
+	r, err := tx.c.reply(tx.ctx, PhaseData, time.Now(), tx.c.t.opts.DataTimeout, ErrCommandTimeout)
 	if err != nil {
 		return err
 	}
+	tx.ended = true
 	return tx.final(r)
 }
 

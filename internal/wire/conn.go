@@ -41,7 +41,7 @@ func NewConn(nc net.Conn, cfg Config) *Conn {
 	}
 	return &Conn{
 		r:       bufio.NewReaderSize(nc, cfg.MaxLineLength),
-		w:       bufio.NewWriter(nc),
+		w:       bufio.NewWriterSize(nc, writeBufferSize),
 		maxLn:   cfg.MaxLineLength,
 		maxLns:  cfg.MaxLines,
 		traceFn: cfg.Trace,
@@ -52,11 +52,18 @@ func NewConn(nc net.Conn, cfg Config) *Conn {
 // buffered from the old connection; it is used after a TLS upgrade.
 func (c *Conn) Reset(nc net.Conn) {
 	c.r = bufio.NewReaderSize(nc, c.maxLn)
-	c.w = bufio.NewWriter(nc)
+	c.w = bufio.NewWriterSize(nc, writeBufferSize)
 }
+
+// writeBufferSize is how much is written at once: many pipelined commands
+// and message pieces share one system call.
+const writeBufferSize = 16 << 10
 
 // Buffered reports how many bytes have been received but not yet read.
 func (c *Conn) Buffered() int { return c.r.Buffered() }
+
+// Unsent reports how many bytes are buffered for writing: not yet flushed.
+func (c *Conn) Unsent() int { return c.w.Buffered() }
 
 // Peek waits until at least one byte has arrived, without consuming it.
 func (c *Conn) Peek() error {
