@@ -122,6 +122,7 @@ func testSendBatch(t *testing.T, noChunking bool) {
 	// envelope); with it, writes that carry many commands each, even once
 	// the window of pending replies is full.
 	n := counting.writes.Load() - writesBefore
+	t.Logf("%d writes for %d messages", n, len(mails))
 	if perMsg := float64(n) / float64(len(mails)); noChunking && perMsg > 1.1 || !noChunking && perMsg > 0.5 {
 		t.Errorf("%d writes for %d messages (CHUNKING %v)", n, len(mails), !noChunking)
 	}
