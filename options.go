@@ -212,4 +212,10 @@ type TLSOptions struct {
 	// certificate that matches one is trusted whoever signed it and whatever
 	// names it holds; any other is refused, even one a CA vouches for.
 	Fingerprints []string
+	// NoSessionResumption turns off TLS session resumption. By default a
+	// Dialer keeps the sessions its connections were given (in
+	// TLSConfig.ClientSessionCache when set, else in a cache of its own),
+	// so a reconnect to the same server skips most of the handshake; the
+	// certificate checks, pins included, still run.
+	NoSessionResumption bool
 }

@@ -51,6 +51,9 @@ func (o *TLSOptions) apply(base *tls.Config, log *slog.Logger) (*tls.Config, err
 			return nil, &OptionError{Field: "TLS.CAFile", Value: o.CAFile, Err: err}
 		}
 	}
+	if !o.NoSessionResumption && cfg.ClientSessionCache == nil {
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(0) // shared by every clone: the Dialer's connections
+	}
 	if o.CertFile != "" {
 		pair, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
 		if err != nil {

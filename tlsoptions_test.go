@@ -9,6 +9,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -465,5 +466,39 @@ func TestTLSConfigNotModified(t *testing.T) {
 	}
 	if user.MinVersion != 0 || user.MaxVersion != 0 || user.InsecureSkipVerify || user.ServerName != "localhost" || user.RootCAs != nil {
 		t.Errorf("Options.TLSConfig was modified: %+v", user)
+	}
+}
+
+// TestTLSSessionResumption: the connections of one Dialer resume the TLS
+// session of an earlier one, implicit TLS and STARTTLS alike, unless
+// resumption is turned off; a Dialer does not share sessions with another.
+func TestTLSSessionResumption(t *testing.T) {
+	for _, mode := range []smtptest.Security{smtptest.ImplicitTLS, smtptest.StartTLS} {
+		srv := smtptest.NewServer(mode)
+		defer srv.Close()
+		resumed := func(d *smtpkit.Dialer) []bool {
+			var out []bool
+			d.Options.Trace = func(e smtpkit.Event) {
+				if e, ok := e.(smtpkit.TLSDone); ok && e.Err == nil {
+					out = append(out, e.State.DidResume)
+				}
+			}
+			for range 3 {
+				c, err := d.Dial(testContext(t), srv.Addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.Quit(testContext(t))
+			}
+			return out
+		}
+		if got := resumed(srv.Dialer()); !slices.Equal(got, []bool{false, true, true}) {
+			t.Errorf("%v: resumed %v, want [false true true]", mode, got)
+		}
+		off := srv.Dialer()
+		off.Options.TLS.NoSessionResumption = true
+		if got := resumed(off); !slices.Equal(got, []bool{false, false, false}) {
+			t.Errorf("%v, resumption off: resumed %v", mode, got)
+		}
 	}
 }

@@ -98,6 +98,9 @@ func (t *TLSOptions) validate(o *Options) []error {
 		if t.CertFile != "" && (len(c.Certificates) > 0 || c.GetClientCertificate != nil) {
 			both("TLS.CertFile", "Certificates")
 		}
+		if t.NoSessionResumption && c.ClientSessionCache != nil {
+			both("TLS.NoSessionResumption", "ClientSessionCache")
+		}
 	}
 	return errs
 }
