@@ -391,4 +391,3 @@ func copyLines(w io.Writer, r io.Reader) (lineStats, error) {
 		}
 	}
 }
-
