@@ -28,12 +28,29 @@ func (a Address) String() string {
 	if a.Name == "" {
 		return a.Addr
 	}
-	// net/mail knows when a name must be quoted or encoded; it is given a
-	// stand-in address so that bare local names are written as they are.
-	const stand = "x@x.invalid"
-	name := strings.TrimSuffix((&mail.Address{Name: a.Name, Address: stand}).String(), " <"+stand+">")
+	var name string
+	switch {
+	case !needsEncoding(a.Name):
+		// net/mail knows when a name must be quoted; it is given a
+		// stand-in address so that bare local names are written as they are.
+		const stand = "x@x.invalid"
+		name = strings.TrimSuffix((&mail.Address{Name: a.Name, Address: stand}).String(), " <"+stand+">")
+	case strings.ContainsAny(a.Name, `"#$%&'(),.:;<>@[]^{|}~\`+"`"):
+		name = bWords(a.Name) // characters a Q-encoded word in a name cannot hold (RFC 2047 section 5)
+	default:
+		name = mime.QEncoding.Encode("utf-8", a.Name)
+	}
+	for w := range strings.FieldsSeq(name) {
+		if len(w) > maxWord {
+			name = bWords(a.Name) // a word this long could not be folded
+			break
+		}
+	}
 	return name + " <" + a.Addr + ">"
 }
+
+// maxAddress is the longest address: a path of RFC 5321 holds 256 bytes, angle brackets included.
+const maxAddress = 254
 
 var addressParser = &mail.AddressParser{WordDecoder: &mime.WordDecoder{}}
 
@@ -51,6 +68,10 @@ func CheckAddress(addr string) error {
 	}
 	if i := strings.IndexAny(addr, "\r\n\x00"); i >= 0 {
 		return fmt.Errorf("address %q holds %q: CR, LF and NUL are not allowed in an address: %w", addr, addr[i], ErrInvalidAddress)
+	}
+	if len(addr) > maxAddress {
+		return fmt.Errorf("address %.40q... is %d bytes long: an SMTP path holds at most %d (RFC 5321 section 4.5.3.1.3): %w",
+			addr, len(addr), maxAddress, ErrInvalidAddress)
 	}
 	rest := addr
 	if strings.HasPrefix(rest, `"`) {
@@ -103,7 +124,7 @@ func ParseAddress(s string) (Address, error) {
 	}
 	if a, err := addressParser.Parse(s); err == nil {
 		out := Address{Name: a.Name, Addr: addrSpec(a.Address)}
-		return out, CheckAddress(out.Addr)
+		return out, out.check()
 	}
 	// net/mail wants a domain; a bare local name is taken here, with or
 	// without a display name, and checked all the same.
@@ -122,10 +143,20 @@ func ParseAddress(s string) (Address, error) {
 			name = n
 		}
 	}
-	if err := CheckAddress(addr); err != nil {
+	out := Address{Name: name, Addr: addr}
+	if err := out.check(); err != nil {
 		return Address{}, err
 	}
-	return Address{Name: name, Addr: addr}, nil
+	return out, nil
+}
+
+// check checks the address with CheckAddress, and the name as decoded:
+// an encoded word may hide CR, LF or NUL.
+func (a Address) check() error {
+	if i := strings.IndexAny(a.Name, "\r\n\x00"); i >= 0 {
+		return fmt.Errorf("the name %q holds %q: CR, LF and NUL are not allowed in an address: %w", a.Name, a.Name[i], ErrInvalidAddress)
+	}
+	return CheckAddress(a.Addr)
 }
 
 // parseName reads a display name as net/mail does, quotes and encoded
@@ -154,7 +185,7 @@ func ParseAddressList(s string) ([]Address, error) {
 		out := make([]Address, 0, len(list))
 		for _, a := range list {
 			addr := Address{Name: a.Name, Addr: addrSpec(a.Address)}
-			if err := CheckAddress(addr.Addr); err != nil {
+			if err := addr.check(); err != nil {
 				return nil, err
 			}
 			out = append(out, addr)

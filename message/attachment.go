@@ -215,12 +215,12 @@ func (a *Attachment) header(p plan) [][2]string {
 	name := strings.ToValidUTF8(a.Name, "\uFFFD")
 	ctype := mediaType(p.mediaType, p.params)
 	if name != "" {
-		if isASCII(name) {
+		if !needsEncoding(name) && isASCII(name) {
 			ctype = mediaType(p.mediaType, withParam(p.params, "name", name))
 		} else {
 			// RFC 2047 inside a quoted string: not what RFC 2047 allows,
 			// but what mail programs that predate RFC 2231 read.
-			ctype += `; name="` + encodeWords(name) + `"`
+			ctype += `; name="` + bWords(name) + `"`
 		}
 	}
 	disposition := "attachment"

@@ -124,22 +124,34 @@ func encodeText(value string) string {
 			j++
 		}
 		w := value[i:j]
-		tokens = append(tokens, token{s: w, space: space, encode: !space && needsEncoding(w)})
+		// White space other than one space cannot be folded without
+		// changing it: it is encoded, with the words around it.
+		tokens = append(tokens, token{s: w, space: space, encode: space && w != " " || !space && needsEncoding(w)})
 		i = j
+	}
+	for i, t := range tokens {
+		if t.space && t.encode {
+			tokens[i-1].encode, tokens[i+1].encode = true, true // value is trimmed: words stand on both sides
+		}
 	}
 	var b strings.Builder
 	for i := 0; i < len(tokens); i++ {
-		t := tokens[i]
-		if !t.encode {
-			b.WriteString(t.s)
+		if !tokens[i].encode {
+			b.WriteString(tokens[i].s)
 			continue
 		}
-		// A run of words to encode takes the white space between them
-		// with it: the white space between two encoded words is dropped
-		// when they are decoded.
+		// A run of tokens to encode takes the spaces between them with
+		// it: the white space between two encoded words is dropped when
+		// they are decoded.
 		j := i
-		for j+2 < len(tokens) && tokens[j+1].space && tokens[j+2].encode {
-			j += 2
+		for j+1 < len(tokens) {
+			if tokens[j+1].encode {
+				j++
+			} else if tokens[j+1].space && j+2 < len(tokens) && tokens[j+2].encode {
+				j += 2
+			} else {
+				break
+			}
 		}
 		var run strings.Builder
 		for _, u := range tokens[i : j+1] {
@@ -166,7 +178,7 @@ func needsEncoding(w string) bool {
 }
 
 // encodeWords encodes s as UTF-8 encoded words of at most 75 characters,
-// separated by spaces: Q encoding when s is mostly ASCII, B otherwise.
+// separated by spaces: Q encoding when at least half of s is ASCII, B otherwise.
 func encodeWords(s string) string {
 	ascii := 0
 	for i := 0; i < len(s); i++ {
@@ -175,7 +187,7 @@ func encodeWords(s string) string {
 		}
 	}
 	enc := mime.BEncoding
-	if ascii*3 >= len(s)*2 {
+	if ascii*2 >= len(s) {
 		enc = mime.QEncoding
 	}
 	if out := enc.Encode("utf-8", s); out != s {
@@ -183,11 +195,24 @@ func encodeWords(s string) string {
 	}
 	// mime leaves printable ASCII as it is; here it must be encoded all
 	// the same (it looks like an encoded word, or is too long to fold).
+	return bWords(s)
+}
+
+// bWords encodes s as B encoded words of at most 72 characters, separated
+// by spaces; they hold no character that must be quoted in a quoted string.
+func bWords(s string) string {
 	var words []string
 	for len(s) > 0 {
 		n := min(len(s), 45) // 60 characters of base64: a word of 72
-		for n < len(s) && !utf8.RuneStart(s[n]) {
-			n--
+		if n < len(s) {
+			// Split before the character s[n] is part of; invalid UTF-8
+			// has no such start, and is split where it stands.
+			for k := n; k > 0 && k > n-utf8.UTFMax; k-- {
+				if utf8.RuneStart(s[k]) {
+					n = k
+					break
+				}
+			}
 		}
 		words = append(words, "=?utf-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
 		s = s[n:]
