@@ -30,8 +30,6 @@ func (a Address) String() string {
 	}
 	var name string
 	switch {
-	case isPhrase(a.Name):
-		name = a.Name
 	case !needsEncoding(a.Name):
 		// net/mail knows when a name must be quoted; it is given a
 		// stand-in address so that bare local names are written as they are.
@@ -269,17 +267,6 @@ func addrSpec(a string) string {
 		return a
 	}
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(local) + `"` + domain
-}
-
-// isPhrase reports whether s is words of atext separated by single
-// spaces, a display name that needs no quotes.
-func isPhrase(s string) bool {
-	for w := range strings.SplitSeq(s, " ") {
-		if !isDotAtom(w) || strings.Contains(w, ".") || !isASCII(w) {
-			return false
-		}
-	}
-	return true
 }
 
 // isDotAtom reports whether s is a dot-atom of RFC 5322, UTF-8 allowed (RFC 6532).

@@ -38,7 +38,7 @@ func Example() {
 	fmt.Print(strings.ReplaceAll(b.String(), "\r\n", "\n")) // CRLF on the wire
 	// Output:
 	// From: =?utf-8?q?Zo=C3=AB?= <zoe@example.com>
-	// To: bob@example.org, Carol <carol@example.net>
+	// To: bob@example.org, "Carol" <carol@example.net>
 	// Subject: =?utf-8?q?R=C3=A9union?= demain
 	// Date: Fri, 02 Jan 2026 09:00:00 +0000
 	// Message-ID: <1@example.com>

@@ -183,6 +183,28 @@ func (h *Header) Add(name, value string) error {
 	return nil
 }
 
+// AddAddresses appends the field name holding the addresses list, each
+// checked as ParseAddress checks it and written as Address.String writes
+// it, such as "From: =?utf-8?q?Zo=C3=AB?= <zoe@example.com>".
+func (h *Header) AddAddresses(name string, list ...Address) error {
+	if err := checkFieldName(name); err != nil {
+		return err
+	}
+	s := make([]string, len(list))
+	for i, a := range list {
+		if err := a.check(); err != nil {
+			return fmt.Errorf("the %s field: %w", name, err)
+		}
+		s[i] = a.String()
+	}
+	f, err := field(name, strings.Join(s, ", "))
+	if err != nil {
+		return err
+	}
+	h.fields = append(h.fields, rawField{name: name, raw: []byte(f)})
+	return nil
+}
+
 // Addresses returns the addresses of the fields called names, in the
 // order of the header, each once (compared without regard to case).
 func (h *Header) Addresses(names ...string) ([]Address, error) {
