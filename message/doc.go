@@ -4,8 +4,9 @@
 // a text and/or HTML body, attachments from files or readers, and inline
 // parts that the HTML shows by their Content-ID. [Message.WriteTo] writes
 // it as MIME, streaming each attachment from its source in base64 lines:
-// a message with a 1 GiB attachment takes a few tens of KiB of memory
-// (BenchmarkWriteTo1GiB measures it). Every header is UTF-8 safe: text as
+// writing holds about 100 KiB of buffers however large the attachments are
+// (BenchmarkWriteTo1GiB measures it with a 1 GiB attachment). Every header
+// is UTF-8 safe: text as
 // RFC 2047 encoded words, file names as RFC 2231 parameters, long fields
 // folded. Date and Message-ID are made when missing.
 //

@@ -56,6 +56,16 @@ func TestReadHeader(t *testing.T) {
 	if h.ReadLen() != int64(len(in)-len("body\r\n")) {
 		t.Errorf("ReadLen %d", h.ReadLen())
 	}
+	var h2 message.Header
+	if err := h2.AddAddresses("Reply-To", message.Address{Name: "Zoë, D.", Addr: "zoe@example.com"}, message.Address{Addr: "root"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(h2.Bytes()); got != "Reply-To: =?utf-8?b?Wm/DqywgRC4=?= <zoe@example.com>, root\r\n\r\n" {
+		t.Errorf("AddAddresses wrote %q", got)
+	}
+	if err := h2.AddAddresses("Reply-To", message.Address{Name: "x\r\nBcc: y", Addr: "a@example.com"}); err == nil {
+		t.Errorf("AddAddresses took a name with CRLF")
+	}
 	for _, bad := range [][2]string{{"X-A", "a\r\nBcc: x@example.org"}, {"X A", "b"}, {"", "c"}, {"X-B", "\x00"}} {
 		if err := h.Add(bad[0], bad[1]); err == nil {
 			t.Errorf("Add(%q, %q) was accepted", bad[0], bad[1])
