@@ -36,9 +36,9 @@ func fileMessage(source string, rule envelope, open func() (io.ReadCloser, error
 		m.err = err
 		return m
 	}
-	h.remove("Bcc")
+	h.DelBcc()
 	m.env = env
-	m.r = &lazyMessage{head: h.bytes(), open: open, skip: h.read}
+	m.r = &lazyMessage{head: h.Bytes(), open: open, skip: h.ReadLen()}
 	return m
 }
 

@@ -2,244 +2,25 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
-	"net/mail"
 	"os"
 	"os/user"
 	"strings"
-	"time"
 
 	"github.com/smtpkit/smtpkit"
+	smtpmessage "github.com/smtpkit/smtpkit/message"
 )
 
-// maxHeaderBytes bounds the header section read to find the envelope.
-const maxHeaderBytes = 1 << 20
-
-// headerField is one field of a message's header, as written.
-type headerField struct {
-	name string // as written, such as "Subject"
-	raw  []byte // its lines as read, line endings and continuation lines included
-}
-
-// value returns the field's body, unfolded and trimmed.
-func (f headerField) value() string {
-	_, v, _ := bytes.Cut(f.raw, []byte(":"))
-	s := strings.NewReplacer("\r\n", "", "\n", "", "\r", "").Replace(string(v))
-	return strings.TrimSpace(s)
-}
-
-// header is the header section of a message, kept as written so that it
-// can be sent on unchanged but for the fields removed or added.
-type header struct {
-	fields []headerField
-	end    []byte // the blank line that ends it, or the first line of a body that follows without one
-	read   int64  // bytes read from the source, an mbox "From " line included
-}
-
-// readHeader reads a message's header section from br, up to and
-// including the blank line that ends it; a first line "From ..." (an mbox
-// envelope line) is dropped. What remains in br is the body.
-func readHeader(br *bufio.Reader) (*header, error) {
-	h := &header{}
-	for first := true; ; first = false {
-		line, err := readLine(br, maxHeaderBytes-int(h.read))
-		h.read += int64(len(line))
-		if errors.Is(err, errLineTooLong) {
-			return nil, messageError{fmt.Errorf("the header is longer than %s: is this a message?", humanBytes(maxHeaderBytes))}
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, err
-		}
-		if len(line) == 0 {
-			return h, nil // the end of the input
-		}
-		text := bytes.TrimRight(line, "\r\n")
-		switch {
-		case first && isFromLine(line):
-			// mbox's envelope line, not part of the message.
-		case len(text) == 0:
-			h.end = line
-			return h, nil
-		case line[0] == ' ' || line[0] == '\t':
-			if len(h.fields) == 0 {
-				h.end = line
-				return h, nil
-			}
-			last := &h.fields[len(h.fields)-1]
-			last.raw = append(last.raw, line...)
-		case fieldName(text) != "":
-			h.fields = append(h.fields, headerField{name: fieldName(text), raw: bytes.Clone(line)})
-		default:
-			h.end = line // a body without a blank line before it
-			return h, nil
-		}
-		if err != nil {
-			return h, nil
-		}
+// readHeader reads a message's header from br with package message; a
+// header too long to be one is a message error.
+func readHeader(br *bufio.Reader) (*smtpmessage.Header, error) {
+	h, err := smtpmessage.ReadHeader(br)
+	if errors.Is(err, smtpmessage.ErrHeaderTooLong) {
+		return nil, messageError{err}
 	}
-}
-
-// fieldName returns the name of the header field line starts, or "".
-func fieldName(line []byte) string {
-	i := bytes.IndexByte(line, ':')
-	if i <= 0 {
-		return ""
-	}
-	name := bytes.TrimRight(line[:i], " \t")
-	if len(name) == 0 {
-		return ""
-	}
-	for _, c := range name {
-		if c < 33 || c > 126 {
-			return ""
-		}
-	}
-	return string(name)
-}
-
-var errLineTooLong = errors.New("line too long")
-
-// readLine reads one line, its ending included, of at most limit bytes.
-func readLine(br *bufio.Reader, limit int) ([]byte, error) {
-	var line []byte
-	for {
-		part, err := br.ReadSlice('\n')
-		line = append(line, part...)
-		if len(line) > limit {
-			return line, errLineTooLong
-		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			return line, err
-		}
-	}
-}
-
-// has reports whether the header holds a field called name.
-func (h *header) has(name string) bool {
-	for _, f := range h.fields {
-		if strings.EqualFold(f.name, name) {
-			return true
-		}
-	}
-	return false
-}
-
-// remove removes the fields called name and reports how many there were.
-func (h *header) remove(name string) int {
-	kept, n := h.fields[:0], 0
-	for _, f := range h.fields {
-		if strings.EqualFold(f.name, name) {
-			n++
-			continue
-		}
-		kept = append(kept, f)
-	}
-	h.fields = kept
-	return n
-}
-
-// add appends a field; value must be encoded and on one line.
-func (h *header) add(name, value string) {
-	h.fields = append(h.fields, headerField{name: name, raw: []byte(name + ": " + value + "\r\n")})
-}
-
-// addresses returns the addresses of the fields called names, each once.
-func (h *header) addresses(names ...string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, f := range h.fields {
-		for _, n := range names {
-			if !strings.EqualFold(f.name, n) {
-				continue
-			}
-			for _, a := range parseAddresses(f.value()) {
-				if k := strings.ToLower(a); !seen[k] {
-					seen[k] = true
-					out = append(out, a)
-				}
-			}
-		}
-	}
-	return out
-}
-
-// bytes returns the header section as it is to be sent.
-func (h *header) bytes() []byte {
-	var b bytes.Buffer
-	for _, f := range h.fields {
-		b.Write(f.raw)
-	}
-	if h.end == nil && len(h.fields) > 0 {
-		return append(b.Bytes(), "\r\n"...) // a header without a body
-	}
-	b.Write(h.end)
-	return b.Bytes()
-}
-
-var addressParser = &mail.AddressParser{WordDecoder: &mime.WordDecoder{}}
-
-// parseAddresses returns the addresses of a list such as
-// `Alice <a@example.com>, b@example.org, team: c@example.net;`, falling
-// back on a lenient reading (a bare "root", say) when it does not parse.
-func parseAddresses(list string) []string {
-	var out []string
-	if parsed, err := addressParser.ParseList(list); err == nil {
-		for _, a := range parsed {
-			out = append(out, a.Address)
-		}
-		return out
-	}
-	for _, part := range splitOutsideQuotes(list) {
-		part = strings.TrimSpace(part)
-		if i := strings.LastIndex(part, "<"); i >= 0 {
-			if j := strings.Index(part[i:], ">"); j > 0 {
-				part = part[i+1 : i+j]
-			}
-		}
-		if part = strings.TrimSpace(part); part != "" && !strings.ContainsAny(part, " \t\"") {
-			out = append(out, part)
-		}
-	}
-	return out
-}
-
-// splitOutsideQuotes splits a list at the commas outside double quotes.
-func splitOutsideQuotes(s string) []string {
-	var parts []string
-	quoted, start := false, 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '"':
-			quoted = !quoted
-		case '\\':
-			i++
-		case ',':
-			if !quoted {
-				parts = append(parts, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(parts, s[start:])
-}
-
-// parseAddress parses one address such as "Alice <a@example.com>" or
-// "a@example.com"; a bare local name ("root") is taken as it is.
-func parseAddress(s string) (*mail.Address, error) {
-	s = strings.TrimSpace(s)
-	if a, err := addressParser.Parse(s); err == nil {
-		return a, nil
-	}
-	if s != "" && !strings.ContainsAny(s, " \t<>,\"\r\n") {
-		return &mail.Address{Address: s}, nil
-	}
-	return nil, fmt.Errorf("%q is not an address such as alice@example.com or \"Alice <alice@example.com>\"", s)
+	return h, err
 }
 
 // envelope is how the envelope of a message is found.
@@ -253,33 +34,36 @@ type envelope struct {
 }
 
 // of returns the envelope of the message whose header is h.
-func (e envelope) of(h *header) (smtpkit.Envelope, error) {
+func (e envelope) of(h *smtpmessage.Header) (smtpkit.Envelope, error) {
 	var env smtpkit.Envelope
 	switch {
-	case e.fromSet || e.from != "":
-		a, err := parseAddress(e.from)
-		if e.from == "" || e.from == "<>" {
-			a, err = &mail.Address{}, nil
+	case e.from == "" && !e.fromSet:
+		a, err := h.Sender()
+		if errors.Is(err, smtpmessage.ErrNoSender) {
+			return env, messageError{errors.New("no sender: the message has no From field; give --from, or from in the account")}
 		}
+		if err != nil {
+			return env, messageError{err}
+		}
+		env.From = a.Addr
+	case e.from == "" || e.from == "<>":
+		// the null sender
+	default:
+		a, err := smtpmessage.ParseAddress(e.from)
 		if err != nil {
 			return env, usageError{fmt.Errorf("the sender: %w", err)}
 		}
-		env.From = a.Address
-	default:
-		from := h.addresses("From")
-		if len(from) == 0 {
-			from = h.addresses("Sender")
-		}
-		if len(from) == 0 {
-			return env, messageError{errors.New("no sender: the message has no From field; give --from, or from in the account")}
-		}
-		env.From = from[0]
+		env.From = a.Addr
 	}
 	env.To = append(env.To, e.to...)
 	if e.fromHeader || len(e.to) == 0 {
-		for _, a := range h.addresses("To", "Cc", "Bcc") {
-			if !containsFold(env.To, a) {
-				env.To = append(env.To, a)
+		list, err := h.Recipients()
+		if err != nil {
+			return env, messageError{err}
+		}
+		for _, a := range list {
+			if !containsFold(env.To, a.Addr) {
+				env.To = append(env.To, a.Addr)
 			}
 		}
 	}
@@ -302,30 +86,18 @@ func containsFold(list []string, s string) bool {
 func expandAddresses(args []string) ([]string, error) {
 	var out []string
 	for _, arg := range args {
-		list := parseAddresses(arg)
+		list, err := smtpmessage.ParseAddressList(arg)
+		if err != nil {
+			return nil, usageError{err}
+		}
 		if len(list) == 0 && strings.TrimSpace(arg) != "" {
 			return nil, usageError{fmt.Errorf("%q is not an address", arg)}
 		}
-		out = append(out, list...)
+		for _, a := range list {
+			out = append(out, a.Addr)
+		}
 	}
 	return out, nil
-}
-
-// messageID returns a new Message-ID for a message from the address from.
-func messageID(from string) string {
-	var b [12]byte
-	rand.Read(b[:])
-	domain := ""
-	if i := strings.LastIndex(from, "@"); i >= 0 {
-		domain = from[i+1:]
-	}
-	if domain == "" {
-		domain, _ = os.Hostname()
-	}
-	if domain == "" || strings.ContainsAny(domain, " <>\r\n") {
-		domain = "smtpkit.invalid"
-	}
-	return "<" + time.Now().UTC().Format("20060102150405") + "." + hex.EncodeToString(b[:]) + "@" + domain + ">"
 }
 
 // localSender returns user@host for the user running the command.

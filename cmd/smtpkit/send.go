@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/mail"
 	"os"
 	"slices"
 	"strings"
@@ -51,7 +50,9 @@ One message comes from FILE, from standard input (FILE "-" or none), or is
 composed from flags: --subject, --body or --body-file, --header and
 --attach (repeatable). A composed message has From, To, Cc, Subject, Date
 and Message-ID fields, a text/plain body, and with attachments is a MIME
-multipart/mixed message whose attachments are base64.
+multipart/mixed message whose attachments are base64 (an attached .eml
+message goes as message/rfc822 when it is 7-bit, else as a file).
+--header Reply-To, Message-ID and Date set those fields.
 
 Many messages come from --dir DIR (every *.eml file, in name order) or
 --mbox FILE (split at its "From " lines, ">From " unescaped), and go over up
@@ -313,8 +314,8 @@ func runSend(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *sen
 		if msg.env, err = rule.of(h); err != nil {
 			return err
 		}
-		h.remove("Bcc")
-		msg.r = io.MultiReader(bytes.NewReader(h.bytes()), br)
+		h.DelBcc()
+		msg.r = io.MultiReader(bytes.NewReader(h.Bytes()), br)
 	default:
 		open := func() (io.ReadCloser, error) { return os.Open(file) }
 		msg = fileMessage(file, rule, open)
@@ -349,65 +350,6 @@ func runSend(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *sen
 		return &partialError{failed: n, total: len(msg.env.To), what: "recipients"}
 	}
 	return nil
-}
-
-// composed builds the message the flags describe.
-func (f *sendFlags) composed(stdin io.Reader, from string, rule envelope) (*message, func(), error) {
-	if from == "" {
-		return nil, nil, usageError{errors.New("no sender: give --from, or set from in the account")}
-	}
-	sender, err := parseAddress(from)
-	if err != nil {
-		return nil, nil, usageError{fmt.Errorf("--from: %w", err)}
-	}
-	if len(rule.to) == 0 {
-		return nil, nil, usageError{errors.New("no recipient: give --to, --cc or --bcc")}
-	}
-	c := newComposed(sender)
-	c.subject, c.body, c.attachments = f.subject, []byte(f.body), f.attach
-	for _, list := range []struct {
-		flags []string
-		dst   *[]*mail.Address
-	}{{f.to, &c.to}, {f.cc, &c.cc}} {
-		for _, arg := range list.flags {
-			for _, part := range splitOutsideQuotes(arg) {
-				if strings.TrimSpace(part) == "" {
-					continue
-				}
-				a, err := parseAddress(part)
-				if err != nil {
-					return nil, nil, usageError{err}
-				}
-				*list.dst = append(*list.dst, a)
-			}
-		}
-	}
-	for _, h := range f.headers {
-		name, value, ok := strings.Cut(h, ":")
-		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
-		if !ok || fieldName([]byte(name+":")) == "" || strings.ContainsAny(value, "\r\n") {
-			return nil, nil, usageError{fmt.Errorf("--header %q: want Name: value, on one line", h)}
-		}
-		c.headers = append(c.headers, [2]string{name, value})
-	}
-	switch f.bodyFile {
-	case "":
-	case "-":
-		if c.body, err = io.ReadAll(stdin); err != nil {
-			return nil, nil, inputError{fmt.Errorf("--body-file -: %w", err)}
-		}
-	default:
-		if c.body, err = os.ReadFile(f.bodyFile); err != nil {
-			return nil, nil, inputError{fmt.Errorf("--body-file: %w", err)}
-		}
-	}
-	size, err := c.size() // reads the attachments: a missing one fails now
-	if err != nil {
-		return nil, nil, err
-	}
-	r, wait := c.reader()
-	env := smtpkit.Envelope{From: sender.Address, To: rule.to, Size: size}
-	return &message{source: "composed", env: env, r: r}, wait, nil
 }
 
 // record keeps what the server did with the message.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/mail"
 	"path/filepath"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smtpkit/smtpkit"
+	smtpmessage "github.com/smtpkit/smtpkit/message"
 )
 
 const sendmailHelp = `Read a message on standard input and send it, as /usr/sbin/sendmail does,
@@ -271,26 +271,28 @@ func runSendmail(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer,
 		rule.from, rule.fromSet = a.from, true
 	case s.acct.From != "":
 		rule.from = s.acct.From
-	case !h.has("From") && !h.has("Sender"):
+	case !h.Has("From") && !h.Has("Sender"):
 		rule.from = localSender()
 	}
 	env, err := rule.of(h)
 	if err != nil {
 		return err
 	}
-	h.remove("Bcc")
-	if !h.has("From") {
+	h.DelBcc()
+	if !h.Has("From") {
 		addr := env.From
 		if addr == "" {
 			addr = localSender()
 		}
-		h.add("From", (&mail.Address{Name: a.fullName, Address: addr}).String())
+		if err := h.AddAddresses("From", smtpmessage.Address{Name: a.fullName, Addr: addr}); err != nil {
+			return usageError{fmt.Errorf("-F: %w", err)}
+		}
 	}
-	if !h.has("Date") {
-		h.add("Date", time.Now().Format(time.RFC1123Z))
+	if !h.Has("Date") {
+		h.Add("Date", time.Now().Format(time.RFC1123Z))
 	}
-	if !h.has("Message-ID") {
-		h.add("Message-ID", messageID(env.From))
+	if !h.Has("Message-ID") {
+		h.Add("Message-ID", smtpmessage.NewMessageID(env.From))
 	}
 
 	if tr != nil {
@@ -301,7 +303,7 @@ func runSendmail(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer,
 		return err
 	}
 	defer c.Quit(ctx)
-	res, err := c.Send(ctx, &env, io.MultiReader(bytes.NewReader(h.bytes()), br))
+	res, err := c.Send(ctx, &env, io.MultiReader(bytes.NewReader(h.Bytes()), br))
 	if res != nil {
 		for _, r := range res.Refused() {
 			fmt.Fprintf(stderr, "sendmail: %s refused: %s\n", r.Address, r.Reply)
