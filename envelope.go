@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/smtpkit/smtpkit/message"
 )
 
 // Envelope says who a message is from and to, and how it should travel.
@@ -60,10 +62,16 @@ func (e *Envelope) needsUTF8() bool {
 	return false
 }
 
-// checkAddress refuses an address that could end the path or the command early.
+// checkAddress checks an envelope address with the rules of package
+// message, the one set every address smtpkit reads is held to; "" is the
+// null sender, allowed for the sender only. The error matches both
+// ErrInvalidArgument and message.ErrInvalidAddress.
 func checkAddress(what, a string) error {
-	if i := strings.IndexAny(a, "\r\n\x00<>"); i >= 0 {
-		return fmt.Errorf("%s %q holds %q: CR, LF, NUL, < and > are not allowed in an address: %w", what, a, a[i], ErrInvalidArgument)
+	if a == "" && what == "sender" {
+		return nil
+	}
+	if err := message.CheckAddress(a); err != nil {
+		return fmt.Errorf("%s: %w: %w", what, err, ErrInvalidArgument)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/smtpkit/smtpkit"
+	"github.com/smtpkit/smtpkit/message"
 	"github.com/smtpkit/smtpkit/smtptest"
 )
 
@@ -451,5 +452,35 @@ func TestSendReusesTheConnectionAndResetsOnlyWhenNeeded(t *testing.T) {
 	}
 	if srv.Connections() != 1 {
 		t.Errorf("%d connections, want 1", srv.Connections())
+	}
+}
+
+// TestSendChecksAddressesAsMessageDoes: an envelope address is held to the
+// rules of package message, the one set every address is checked with;
+// nothing is sent for one that breaks them.
+func TestSendChecksAddressesAsMessageDoes(t *testing.T) {
+	srv := smtptest.NewServer(smtptest.Plain)
+	defer srv.Close()
+	c, err := smtpkit.Dial(testContext(t), srv.Addr, srv.ClientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, env := range []smtpkit.Envelope{
+		{From: "a b@x.test", To: []string{"b@y.test"}},
+		{From: "a@x.test", To: []string{"b@@y.test"}},
+		{From: "a@x.test", To: []string{""}},
+		{From: "a@x.test", To: []string{"b@y.test\r\nRCPT TO:<c@y.test>"}},
+	} {
+		_, err := c.Send(testContext(t), &env, strings.NewReader("x\r\n"))
+		if !errors.Is(err, smtpkit.ErrInvalidArgument) || !errors.Is(err, message.ErrInvalidAddress) {
+			t.Errorf("%+v: err = %v, want ErrInvalidArgument and message.ErrInvalidAddress", env, err)
+		}
+	}
+	if _, err := c.Send(testContext(t), &smtpkit.Envelope{To: []string{"b@y.test"}}, strings.NewReader("x\r\n")); err != nil {
+		t.Errorf("the null sender: %v", err)
+	}
+	if n := len(srv.Messages()); n != 1 {
+		t.Errorf("%d messages delivered, want the null sender's only", n)
 	}
 }
