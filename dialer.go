@@ -81,7 +81,12 @@ func (d *Dialer) Dial(ctx context.Context, addr string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a := p.opts.Auth; a != nil {
+	return c.loginAsAsked(ctx)
+}
+
+// loginAsAsked logs in when Options.Auth is set; a failed login closes the connection.
+func (c *Client) loginAsAsked(ctx context.Context) (*Client, error) {
+	if a := c.t.opts.Auth; a != nil {
 		if err := c.login(ctx, a); err != nil {
 			c.Close()
 			return nil, err
@@ -147,13 +152,7 @@ func (d *Dialer) NewClient(ctx context.Context, nc net.Conn, addr string) (*Clie
 		nc.Close()
 		return nil, err
 	}
-	if a := p.opts.Auth; a != nil {
-		if err := c.login(ctx, a); err != nil {
-			c.Close()
-			return nil, err
-		}
-	}
-	return c, nil
+	return c.loginAsAsked(ctx)
 }
 
 func newDialer(opts *Options) *Dialer {
