@@ -87,6 +87,7 @@ type pipe struct {
 // awaited is a reply still to come, and what to do with it.
 type awaited struct {
 	tx      *transaction
+	phase   Phase // the command's, for a 421 in reply to it
 	onReply func(*Reply)
 }
 
@@ -109,19 +110,37 @@ func (p *pipe) send(tx *transaction, onReply func(*Reply), data []byte, last boo
 		p.err = err
 		return err
 	}
-	p.pending = append(p.pending, awaited{tx, onReply})
+	p.pending = append(p.pending, awaited{tx, commandPhase(verb), onReply})
 	return nil
 }
 
+// commandPhase is the phase of a command written in a pipe.
+func commandPhase(verb string) Phase {
+	switch verb {
+	case "RSET":
+		return PhaseReset
+	case "MAIL":
+		return PhaseMail
+	case "RCPT":
+		return PhaseRcpt
+	}
+	return PhaseData
+}
+
 // readOne flushes and reads the oldest pending reply. A 421 goes to its
-// command like any reply, and then breaks the pipe.
+// command like any reply, and then breaks the pipe; a transaction that had
+// not failed before fails with it, as an error that wraps ErrClosed.
 func (p *pipe) readOne() {
 	r, err := p.c.reply(p.ctx, PhaseData, time.Now(), p.c.t.opts.DataTimeout, ErrCommandTimeout)
 	if r != nil {
 		a := p.pending[0]
 		p.pending = p.pending[1:]
 		a.tx.replies++
+		failed := a.tx.err != nil
 		a.onReply(r)
+		if err != nil && !failed {
+			a.tx.err = p.c.replyError(a.phase, r, ErrClosed)
+		}
 	}
 	p.err = err
 }
