@@ -164,6 +164,7 @@ type pipe struct {
 // awaited is a reply still to come, and what to do with it.
 type awaited struct {
 	tx      *transaction
+	phase   Phase // the command's, for a 421 in reply to it
 	onReply func(*Reply)
 	end     int64 // where its command ends in the bytes given to the connection
 }
@@ -187,14 +188,28 @@ func (p *pipe) send(tx *transaction, onReply func(*Reply), data []byte, last boo
 		p.err = err
 		return err
 	}
-	p.pending = append(p.pending, awaited{tx, onReply, p.c.queued()})
+	p.pending = append(p.pending, awaited{tx, commandPhase(verb), onReply, p.c.queued()})
 	return nil
+}
+
+// commandPhase is the phase of a command written in a pipe.
+func commandPhase(verb string) Phase {
+	switch verb {
+	case "RSET":
+		return PhaseReset
+	case "MAIL":
+		return PhaseMail
+	case "RCPT":
+		return PhaseRcpt
+	}
+	return PhaseData
 }
 
 // readOne reads the oldest pending reply, flushing first only when its
 // command is still in the buffer: a full window then does not cut the
 // next group into a write per command. A 421 goes to its command like any
-// reply, and then breaks the pipe.
+// reply, and then breaks the pipe; a transaction that had not failed
+// before fails with it, as an error that wraps ErrClosed.
 func (p *pipe) readOne() {
 	flush := p.pending[0].end > p.c.out.sent
 	r, err := p.c.await(p.ctx, PhaseData, time.Now(), p.c.t.opts.DataTimeout, ErrCommandTimeout, flush)
@@ -202,7 +217,11 @@ func (p *pipe) readOne() {
 		a := p.pending[0]
 		p.pending = p.pending[1:]
 		a.tx.replies++
+		failed := a.tx.err != nil
 		a.onReply(r)
+		if err != nil && !failed {
+			a.tx.err = p.c.replyError(a.phase, r, ErrClosed)
+		}
 	}
 	p.err = err
 }

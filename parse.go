@@ -107,7 +107,8 @@ func CheckMechanisms(names []string) ([]string, error) {
 // ParseLocalAddr parses a local address to connect from: an IP address,
 // bracketed or not, optionally with a port: "192.0.2.10", "2001:db8::10",
 // "[2001:db8::10]", "192.0.2.10:2500", "[2001:db8::10]:0". Host names are
-// refused: the address must be this machine's. "" gives the zero AddrPort.
+// refused: the address must be this machine's; so are IPv6 zones, with a
+// port or without. "" gives the zero AddrPort.
 func ParseLocalAddr(s string) (netip.AddrPort, error) {
 	t := strings.TrimSpace(s)
 	if t == "" {
@@ -116,7 +117,7 @@ func ParseLocalAddr(s string) (netip.AddrPort, error) {
 	if ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(t, "["), "]")); err == nil && ip.Zone() == "" {
 		return netip.AddrPortFrom(ip.Unmap(), 0), nil
 	}
-	if ap, err := netip.ParseAddrPort(t); err == nil {
+	if ap, err := netip.ParseAddrPort(t); err == nil && ap.Addr().Zone() == "" {
 		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 	}
 	return netip.AddrPort{}, fmt.Errorf("%q is not an IP address or IP:port, such as 192.0.2.10 "+
