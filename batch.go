@@ -53,7 +53,7 @@ func (c *Client) SendBatch(ctx context.Context, mails []Mail) []BatchResult {
 	txs := make([]*transaction, len(mails))
 	for i := range mails {
 		if p.err != nil {
-			out[i].Err = markUnanswered(p.err, true) // never sent
+			out[i].Err = notSent(p.err)
 			continue
 		}
 		tx, err := c.newTransaction(ctx, &mails[i].Envelope, mails[i].Message)
@@ -71,7 +71,7 @@ func (c *Client) SendBatch(ctx context.Context, mails []Mail) []BatchResult {
 		}
 		out[i] = BatchResult{Result: tx.result, Err: tx.err}
 		if tx.err == nil && p.err != nil && !tx.ended {
-			out[i].Err = markUnanswered(p.err, tx.replies == 0)
+			out[i].Err = tx.cutShort(p.err)
 		}
 		tx.done(out[i].Err)
 	}
@@ -113,12 +113,12 @@ func (c *Client) dataBatch(ctx context.Context, mails []Mail, out []BatchResult)
 		proceed, err := tx.readEnvelope()
 		if c.err != nil {
 			broken = c.err
-			tx.err = markUnanswered(err, tx.replies == 0)
+			tx.err = tx.cutShort(err)
 			break
 		}
 		if proceed {
 			if broken = tx.writeContent(); broken != nil {
-				tx.err = broken
+				tx.err = tx.cutShort(broken)
 				break
 			}
 		}
@@ -132,7 +132,7 @@ func (c *Client) dataBatch(ctx context.Context, mails []Mail, out []BatchResult)
 		}
 		if proceed {
 			if err := tx.readFinal(); c.err != nil {
-				broken, tx.err = c.err, err
+				broken, tx.err = c.err, tx.cutShort(err)
 				break
 			} else {
 				tx.err = err
@@ -145,7 +145,7 @@ func (c *Client) dataBatch(ctx context.Context, mails []Mail, out []BatchResult)
 		}
 		out[k] = BatchResult{Result: tx.result, Err: tx.err}
 		if tx.err == nil && !tx.ended && broken != nil {
-			out[k].Err = markUnanswered(broken, tx.replies == 0)
+			out[k].Err = tx.cutShort(broken)
 		}
 		tx.done(out[k].Err)
 	}
@@ -296,21 +296,23 @@ func (p *pipe) queue(tx *transaction, reset bool) error {
 				tx.err = c.replyError(PhaseData, r, nil)
 			}
 		}, data, last, "BDAT", args...)
+		if err == nil && last {
+			tx.endAt = c.queued()
+		}
 		if err != nil || last {
 			return err
 		}
 	}
 }
 
-// markUnanswered returns a copy of the error of a broken connection for one
-// transaction it cut short, marked unanswered when the server answered none
-// of its commands, so nothing of it can have been accepted.
-func markUnanswered(err error, unanswered bool) error {
+// notSent returns a copy of the error of a broken connection for a
+// transaction nothing of which was written: it was not delivered.
+func notSent(err error) error {
 	var e *Error
 	if !errors.As(err, &e) {
 		return err
 	}
 	cp := *e
-	cp.unanswered = unanswered
+	cp.unanswered = true
 	return &cp
 }

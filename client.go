@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/smtpkit/smtpkit/internal/wire"
@@ -237,13 +238,34 @@ func (c *Client) readReply() (*Reply, error) {
 // has neither closed it nor sent anything unasked (such as a 421 before
 // closing). It costs no round trip.
 func (c *Client) alive() bool {
-	if c.usable(PhaseMail) != nil {
+	if c.usable(PhaseMail) != nil || c.wire.Buffered() > 0 {
 		return false
 	}
-	c.nc.SetReadDeadline(time.Now())
+	if pending, known := socketPending(c.nc); known {
+		return !pending
+	}
+	// No socket to look at: wait a moment for what may have arrived. (A
+	// deadline already passed would not look at the socket at all.)
+	c.nc.SetReadDeadline(time.Now().Add(time.Millisecond))
 	err := c.wire.Peek()
 	c.nc.SetReadDeadline(time.Time{})
 	return errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// rawSocket returns the socket under nc, through TLS and the wrappers
+// that say what they wrap, or nil.
+func rawSocket(nc net.Conn) syscall.Conn {
+	for range 8 {
+		if sc, ok := nc.(syscall.Conn); ok {
+			return sc
+		}
+		w, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		nc = w.NetConn()
+	}
+	return nil
 }
 
 // exchange runs f, which flushes and reads, bounded by limit from now and

@@ -55,6 +55,11 @@ var (
 	ErrAllRecipientsRefused = errors.New("the server refused every recipient; the message was not sent")
 	// ErrInvalidOptions means a setting of Options is invalid; the error is an *OptionError naming it, and nothing was sent.
 	ErrInvalidOptions = errors.New("invalid options")
+	// ErrUnconfirmed means the connection broke after the whole message
+	// was sent and before the server confirmed it: it may have been
+	// delivered (RFC 1047), and sending it again may deliver it twice.
+	ErrUnconfirmed = errors.New("the connection broke after the message was sent and before the server confirmed it: " +
+		"it may have been delivered")
 	// ErrClosed means the Client was closed, or broken by an earlier error, and can send nothing more.
 	ErrClosed = errors.New("the connection is closed; dial again")
 )
@@ -70,7 +75,7 @@ type Error struct {
 	Err      error  // the cause, often one of the sentinel errors
 	Hints    []Hint // settings that may get past the error, when there are any
 
-	unanswered bool // a transaction broke before the server answered any of it
+	unanswered bool // the connection broke before the end of the message left the client: it was not delivered
 }
 
 // Error says in one line what failed and, through the cause and the hints

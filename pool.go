@@ -161,10 +161,13 @@ func (p *Pool) release() {
 }
 
 // Send sends one message on a pooled connection. When a reused connection
-// turns out to have been closed by the server before it answered anything,
-// or with a 421, the message is sent again on another connection, provided
-// msg can be rewound (an io.Seeker, such as strings.Reader, bytes.Reader or
-// os.File).
+// turns out to have been closed by the server before the end of the
+// message left the client, or with a 421, nothing can have been delivered:
+// the message is sent again on another connection, provided msg can be
+// rewound (an io.Seeker, such as strings.Reader, bytes.Reader or os.File).
+// When the connection broke after the whole message was sent and before
+// the server's verdict, the error wraps ErrUnconfirmed: it may have been
+// delivered, and the Pool never sends it twice.
 func (p *Pool) Send(ctx context.Context, env *Envelope, msg io.Reader) (*Result, error) {
 	pc, reused, err := p.get(ctx)
 	if err != nil {
@@ -198,9 +201,9 @@ func offset(r io.Reader) (int64, bool) {
 }
 
 // unanswered reports whether nothing of the transaction can have been
-// accepted: err broke the connection before the server answered any of
-// its commands, or the server answered 421, closing (RFC 5321 3.8), as a
-// server that times out an idle connection does.
+// accepted: err broke the connection before the end of its data left the
+// client, or the server answered 421, closing (RFC 5321 3.8), as a server
+// that times out an idle connection does.
 func unanswered(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && (e.unanswered || e.Code == 421)
@@ -212,9 +215,13 @@ const sendBatchSize = 32
 // SendAll sends mails over up to MaxConns connections at once, each taking
 // batches of messages in turn (pipelined, see Client.SendBatch), and returns
 // one result per mail, in order. Messages fail or succeed one by one. A
-// message that a broken connection cut short before the server answered any
-// of it is sent again on another connection, when its reader can be rewound
-// (an io.Seeker), for as long as each round gets more messages through.
+// message that a broken connection cut short before its end left the
+// client (so it cannot have been delivered), or that a 421 refused, is sent
+// again on another connection, dialled as needed, when its reader can be
+// rewound (an io.Seeker), for as long as each round gets more messages
+// through. A message whose whole data was sent when the connection broke
+// fails with ErrUnconfirmed (it may have been delivered) and is not sent
+// again.
 //
 // progress, when not nil, is called once per mail with its final result as
 // soon as it is known, from the sending goroutines: it must be safe for

@@ -102,36 +102,77 @@ func TestPoolReplacesAConnectionTheServerClosed(t *testing.T) {
 }
 
 // TestPoolRetriesWhenTheServerClosesJustBeforeUse: the connection looks
-// alive but the server hangs up on the next command without a word; the
-// message goes on a new connection.
+// alive but the server hangs up on the next transaction without a word.
+// Without CHUNKING the end of the message never left the client (DATA
+// waits for 354): the message goes on a new connection. With CHUNKING the
+// whole message went in the first write: it may have been delivered (RFC
+// 1047), so it is reported with ErrUnconfirmed, not sent twice.
 func TestPoolRetriesWhenTheServerClosesJustBeforeUse(t *testing.T) {
-	var conns sync.Mutex
-	n := 0
-	srv := smtptest.NewRawServer(func(c *smtptest.RawConn) {
-		conns.Lock()
-		n++
-		first := n == 1
-		conns.Unlock()
-		if !oneTransaction(c) {
-			return
-		}
-		if first {
-			c.ReadLine() // the next MAIL: hang up without a reply
-			return
-		}
-		answerQuit(c)
-	})
-	defer srv.Close()
-	pool := &smtpkit.Pool{Addr: srv.Addr, Dialer: &smtpkit.Dialer{Options: smtpkit.Options{Security: smtpkit.SecurityNone}}}
-	defer pool.Close(testContext(t))
-	env := &smtpkit.Envelope{From: "a@x.test", To: []string{"b@y.test"}}
-	for i := range 2 {
-		if _, err := pool.Send(testContext(t), env, strings.NewReader(fmt.Sprintf("m%d\r\n", i))); err != nil {
-			t.Fatalf("send %d: %v", i, err)
+	for _, chunking := range []bool{false, true} {
+		t.Run(fmt.Sprintf("chunking=%v", chunking), func(t *testing.T) {
+			var conns sync.Mutex
+			n := 0
+			srv := smtptest.NewRawServer(func(c *smtptest.RawConn) {
+				conns.Lock()
+				n++
+				first := n == 1
+				conns.Unlock()
+				if chunking {
+					if !oneTransaction(c) {
+						return
+					}
+				} else if !greetAndEHLO(c, "PIPELINING") || !oneDataTransaction(c) {
+					return
+				}
+				if first {
+					c.ReadLine() // the next MAIL: hang up without a reply
+					return
+				}
+				answerQuit(c)
+			})
+			defer srv.Close()
+			pool := &smtpkit.Pool{Addr: srv.Addr, Dialer: &smtpkit.Dialer{Options: smtpkit.Options{Security: smtpkit.SecurityNone}}}
+			defer pool.Close(testContext(t))
+			env := &smtpkit.Envelope{From: "a@x.test", To: []string{"b@y.test"}}
+			if _, err := pool.Send(testContext(t), env, strings.NewReader("m0\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			_, err := pool.Send(testContext(t), env, strings.NewReader("m1\r\n"))
+			switch {
+			case chunking && !errors.Is(err, smtpkit.ErrUnconfirmed):
+				t.Errorf("second send: %v, want ErrUnconfirmed", err)
+			case !chunking && err != nil:
+				t.Errorf("second send: %v, want it sent again on a new connection", err)
+			}
+			want := 2
+			if chunking {
+				want = 1
+			}
+			if got := srv.Connections(); got != want {
+				t.Errorf("%d connections, want %d", got, want)
+			}
+		})
+	}
+}
+
+// oneDataTransaction answers one pipelined MAIL, RCPT, DATA transaction.
+func oneDataTransaction(c *smtptest.RawConn) bool {
+	for range 3 {
+		if _, err := c.ReadLine(); err != nil {
+			return false
 		}
 	}
-	if got := srv.Connections(); got != 2 {
-		t.Errorf("%d connections, want 2", got)
+	if c.Send("250 ok", "250 ok", "354 go") != nil {
+		return false
+	}
+	for {
+		l, err := c.ReadLine()
+		if err != nil {
+			return false
+		}
+		if l == "." {
+			return c.Send("250 queued") == nil
+		}
 	}
 }
 
@@ -268,4 +309,83 @@ func TestPoolGetHonoursContext(t *testing.T) {
 		t.Errorf("busy Send: %v, want context.Canceled", err)
 	}
 	pool.Close(testContext(t))
+}
+
+// TestSendAllRedialsForUnsentMessages: a server with PIPELINING and no
+// CHUNKING drops the connection in the middle of a batch; the messages
+// that never reached it are not failures: they go out on a new connection,
+// and every message is delivered once.
+func TestSendAllRedialsForUnsentMessages(t *testing.T) {
+	var mu sync.Mutex
+	conns := 0
+	var delivered []string
+	srv := smtptest.NewRawServer(func(c *smtptest.RawConn) {
+		mu.Lock()
+		conns++
+		first := conns == 1
+		mu.Unlock()
+		if !greetAndEHLO(c, "PIPELINING") {
+			return
+		}
+		for n := 0; ; n++ {
+			var group []string
+			for len(group) < 3 { // [RSET] MAIL RCPT DATA
+				l, err := c.ReadLine()
+				if err != nil {
+					return
+				}
+				if strings.HasPrefix(l, "QUIT") {
+					c.Send("221 bye")
+					return
+				}
+				if strings.HasPrefix(l, "RSET") {
+					c.Send("250 reset")
+					continue
+				}
+				group = append(group, l)
+			}
+			if first && n == 5 {
+				return // drop the connection: this message's data was never sent
+			}
+			if c.Send("250 ok", "250 ok", "354 go") != nil {
+				return
+			}
+			body, err := readData(c)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			delivered = append(delivered, body)
+			mu.Unlock()
+			c.Send("250 queued")
+		}
+	})
+	defer srv.Close()
+	pool := &smtpkit.Pool{Addr: srv.Addr, MaxConns: 1,
+		Dialer: &smtpkit.Dialer{Options: smtpkit.Options{Security: smtpkit.SecurityNone}}}
+	defer pool.Close(testContext(t))
+	var mails []smtpkit.Mail
+	for i := range 30 {
+		mails = append(mails, smtpkit.Mail{
+			Envelope: smtpkit.Envelope{From: "a@x.test", To: []string{"b@y.test"}},
+			Message:  strings.NewReader(fmt.Sprintf("message %d\r\n", i)),
+		})
+	}
+	for i, r := range pool.SendAll(testContext(t), mails, nil) {
+		if r.Err != nil {
+			t.Errorf("message %d: %v", i, r.Err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(delivered) != 30 || conns != 2 {
+		t.Errorf("%d messages delivered over %d connections, want 30 over 2", len(delivered), conns)
+	}
+	seen := map[string]bool{}
+	for _, d := range delivered {
+		if seen[d] {
+			t.Errorf("delivered twice: %q", d)
+		}
+		seen[d] = true
+	}
 }

@@ -74,11 +74,9 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (_ *Res
 	if err != nil {
 		return nil, err
 	}
-	before := c.replies
 	defer func() {
-		var e *Error
-		if c.replies == before && errors.As(err, &e) && e.Code == 0 {
-			e.unanswered = true
+		if err != nil && c.err != nil && !tx.ended {
+			err = tx.cutShort(err)
 		}
 		tx.done(err)
 	}()
@@ -139,6 +137,7 @@ type transaction struct {
 	err     error // in a pipe: the transaction's failure, once known
 	ended   bool  // the reply to the end of the data was read
 	reset   bool  // the envelope began with RSET
+	endAt   int64 // where the end of the data stands in the bytes given to the connection; 0 until queued
 	replies int   // replies read for this transaction
 }
 
@@ -374,7 +373,11 @@ func (tx *transaction) writeContent() error {
 				return err
 			}
 		}
-		return dw.Close()
+		if err := dw.Close(); err != nil {
+			return err
+		}
+		tx.endAt = tx.c.queued()
+		return nil
 	})
 	if readErr != nil {
 		tx.c.nc.Close()
@@ -388,6 +391,24 @@ func (tx *transaction) writeContent() error {
 		tx.c.t.emit(DataSent{Conn: tx.c.conn(), Bytes: n, Last: true, TLS: tx.c.tlsState != nil})
 	}
 	return nil
+}
+
+// cutShort returns the error of a transaction the broken connection cut
+// short: marked as not delivered when the end of its data never left the
+// client, so it may be sent again, or wrapping ErrUnconfirmed when it did
+// and the server's verdict was lost.
+func (tx *transaction) cutShort(err error) error {
+	var e *Error
+	if !errors.As(err, &e) || e.Code != 0 {
+		return err
+	}
+	cp := *e
+	if tx.endAt == 0 || tx.endAt > tx.c.out.sent {
+		cp.unanswered = true
+	} else {
+		cp.Err = fmt.Errorf("%w: %w", ErrUnconfirmed, e.Err)
+	}
+	return &cp
 }
 
 // readFinal sends what is buffered and reads the reply to the end of the
@@ -452,6 +473,9 @@ func (tx *transaction) bdat() error {
 		}
 		if err := tx.c.chunk(tx.ctx, data, last, args); err != nil {
 			return err
+		}
+		if last {
+			tx.endAt = tx.c.queued()
 		}
 		limit := tx.c.t.opts.CommandTimeout
 		if last {
