@@ -29,13 +29,19 @@ const maxPendingReplies = 128
 // both PIPELINING and CHUNKING the transactions themselves are pipelined: the
 // next message's commands and data go out while earlier replies are still on
 // their way, so a batch costs about one round trip per window of messages
-// rather than per message. Without them it is Send in a loop.
+// rather than per message. With PIPELINING alone, each message's data and
+// final dot go out with the next message's envelope and DATA (RFC 2920
+// 3.1): one round trip per message, for its 354. Without PIPELINING it is
+// Send in a loop.
 //
-// In a pipelined batch each transaction after the first begins with RSET,
+// With CHUNKING each transaction after the first begins with RSET,
 // because whether the one before it failed is only known after it was sent;
 // and a message whose recipients are all refused has had its data sent
 // (the server discards it). A message that cannot be read breaks the
-// connection: it and every later message fail.
+// connection: it and every later message fail. When the connection breaks,
+// a message whose end never left the client was not delivered (its error
+// is safe to retry, as Pool.SendAll does); one whose whole data was sent
+// and whose verdict was lost fails with ErrUnconfirmed.
 func (c *Client) SendBatch(ctx context.Context, mails []Mail) []BatchResult {
 	out := make([]BatchResult, len(mails))
 	if !c.caps.Pipelining() {
