@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/smtpkit/smtpkit"
 	"github.com/smtpkit/smtpkit/sasl"
@@ -351,7 +350,7 @@ func checkMsmtp(cmd string, arg *string) (string, error) {
 		return cmd, nil
 	case "timeout", "connect_timeout":
 		if *arg != "off" {
-			if n, err := strconv.Atoi(*arg); err != nil || n < 1 || n > 1<<30 {
+			if d, err := smtpkit.ParseTimeout(*arg); err != nil || d == 0 {
 				return "", fmt.Errorf("%s is not a timeout: want a number of seconds, or off", showValue(*arg))
 			}
 		}
@@ -580,8 +579,7 @@ func (r *msmtpReader) convert(m *msmtpAccount) *Account {
 		a.mark(fLocalAddr, at(s))
 	}
 	if s, ok := get("timeout"); ok && s.arg != "off" {
-		n, _ := strconv.Atoi(s.arg)
-		d := time.Duration(n) * time.Second
+		d, _ := smtpkit.ParseTimeout(s.arg) // checked when read
 		a.ConnectTimeout, a.GreetingTimeout, a.CommandTimeout, a.DataTimeout = d, d, d, d
 		for _, f := range []field{fConnectTimeout, fGreetingTimeout, fCommandTimeout, fDataTimeout} {
 			a.mark(f, at(s))

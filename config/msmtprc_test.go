@@ -182,7 +182,7 @@ func TestMsmtprcErrors(t *testing.T) {
 		{"unknown command", "account a\nhost h\nhots h\n", 3, "hots", []string{"no such msmtp command", `did you mean "host"`}},
 		{"bad tls", "account a\nhost h\ntls maybe\n", 3, "tls", []string{`"maybe" is not on or off`}},
 		{"bad port", "account a\n\nport 0\n", 3, "port", []string{"not a port"}},
-		{"bad timeout", "account a\ntimeout 5s\n", 2, "timeout", []string{"number of seconds"}},
+		{"bad timeout", "account a\ntimeout five\n", 2, "timeout", []string{"number of seconds"}},
 		{"sha1 fingerprint", "account a\ntls_fingerprint 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33\n", 2, "tls_fingerprint", []string{"SHA-1", "only SHA-256"}},
 		{"md5 fingerprint", "account a\ntls_fingerprint 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\n", 2, "tls_fingerprint", []string{"MD5", "only SHA-256"}},
 		{"socket", "account a\nsocket /run/smtp.sock\n", 2, "socket", []string{"TCP only"}},
