@@ -255,6 +255,9 @@ func (c *Client) loginWith(ctx context.Context, name string, mk func() (gosasl.C
 			if f, ok := mech.(sasl.Finisher); ok {
 				if err := f.Finish(); err != nil {
 					c.Close()
+					if errors.Is(err, sasl.ErrServerSignature) {
+						err = &unprovenLogin{err: err}
+					}
 					return fail(err)
 				}
 			}
@@ -262,9 +265,13 @@ func (c *Client) loginWith(ctx context.Context, name string, mk func() (gosasl.C
 			return nil
 		case 334:
 		case 535:
+			// A refusal: wrong credentials. The server has not proved
+			// anything, and need not have: that is no sign of an impostor,
+			// so a missing SCRAM signature is not mentioned; a refusal a
+			// mechanism explains (an OAuth error) is.
 			cause := ErrAuthFailed
 			if f, ok := mech.(sasl.Finisher); ok {
-				if detail := f.Finish(); detail != nil {
+				if detail := f.Finish(); detail != nil && !errors.Is(detail, sasl.ErrServerSignature) {
 					cause = fmt.Errorf("%w (%w)", ErrAuthFailed, detail)
 				}
 			}
@@ -286,6 +293,19 @@ func (c *Client) loginWith(ctx context.Context, name string, mk func() (gosasl.C
 	}
 	return c.cancelAuth(ctx, fail(fmt.Errorf("%w: the server sent more than %d challenges", ErrProtocol, maxAuthRounds)))
 }
+
+// unprovenLogin is the cause when a server accepted a login without the
+// proof its mechanism requires of it (a SCRAM server signature): it may be
+// an impostor that accepts any password. errors.Is finds
+// sasl.ErrServerSignature in it.
+type unprovenLogin struct{ err error }
+
+func (e *unprovenLogin) Error() string {
+	return "the server accepted the login without proving that it knows the password, as the mechanism " +
+		"requires: it may not be the server you meant (one that accepts any password), so the connection was closed"
+}
+
+func (e *unprovenLogin) Unwrap() error { return e.err }
 
 // encodeResponse encodes a SASL response; an empty one is sent as "=" in
 // the AUTH line (RFC 4954) and as an empty line after a challenge.

@@ -3,7 +3,9 @@ package smtpkit
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/smtpkit/smtpkit/internal/wire"
@@ -37,6 +39,14 @@ var (
 	// ErrConnectTimeout means the TCP connection was not established within ConnectTimeout.
 	ErrConnectTimeout = errors.New("connection not established within the connect timeout " +
 		"(check the host and port, and whether a firewall drops the packets)")
+	// ErrNameNotResolved matches an Error of PhaseConnect whose cause is a
+	// failed name lookup (*net.DNSError): the host does not exist, or DNS
+	// did not answer. Check the host name.
+	ErrNameNotResolved = errors.New("the server's name does not resolve")
+	// ErrConnectionRefused matches an Error of PhaseConnect whose cause is
+	// a refused connection: the host answered, but nothing listens on that
+	// port. Check the port, and whether the server runs.
+	ErrConnectionRefused = errors.New("connection refused: nothing listens on that port")
 	// ErrGreetingTimeout means no greeting arrived within GreetingTimeout.
 	ErrGreetingTimeout = errors.New("no greeting within the greeting timeout")
 	// ErrCommandTimeout means a reply did not arrive within CommandTimeout or DataTimeout.
@@ -181,6 +191,23 @@ func (e *OptionError) Is(target error) bool { return target == ErrInvalidOptions
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports whether a connect error is of the kind target names:
+// ErrNameNotResolved or ErrConnectionRefused, which are told from the
+// cause's type (*net.DNSError, syscall.ECONNREFUSED) rather than set as a
+// cause, so that the cause keeps its own words.
+func (e *Error) Is(target error) bool {
+	if e.Phase != PhaseConnect {
+		return false
+	}
+	switch target {
+	case ErrNameNotResolved:
+		return errors.As(e.Err, new(*net.DNSError))
+	case ErrConnectionRefused:
+		return errors.Is(e.Err, syscall.ECONNREFUSED)
+	}
+	return false
+}
 
 // Temporary reports whether the server's reply was a 4xx: trying again later may succeed.
 func (e *Error) Temporary() bool { return e.Code >= 400 && e.Code < 500 }

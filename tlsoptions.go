@@ -58,7 +58,7 @@ func (o *TLSOptions) apply(base *tls.Config, log *slog.Logger) (*tls.Config, err
 		pair, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
 		if err != nil {
 			return nil, &OptionError{Field: "TLS.CertFile", Value: o.CertFile,
-				Err: fmt.Errorf("cannot load the client certificate and its key (TLS.KeyFile %s): %w", o.KeyFile, err)}
+				Err: fmt.Errorf("cannot load the client certificate and its key (the key file %s): %w", o.KeyFile, err)}
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	}

@@ -69,6 +69,9 @@ func ParseDotNetConfig(name string, data []byte) (*File, error) {
 		return nil, fmt.Errorf("the file declares the encoding %q: save it as UTF-8", charset)
 	}
 	if err := r.read(); err != nil {
+		if !errors.As(err, new(*Error)) {
+			err = r.syntax(err) // from the decoder's Skip: no file name yet
+		}
 		r.errs.addErr(err)
 	}
 	if err := r.errs.err(); err != nil {
@@ -124,8 +127,14 @@ func (r *dotnetReader) syntax(err error) error {
 	var se *xml.SyntaxError
 	if errors.As(err, &se) {
 		msg := se.Msg
-		if strings.HasPrefix(msg, "invalid character entity") {
+		switch {
+		case strings.HasPrefix(msg, "invalid character entity"):
 			msg = "an & that does not start an entity such as &amp; (write & as &amp;)"
+		case strings.Contains(msg, " closed by </"):
+			start, _, _ := strings.Cut(strings.TrimPrefix(msg, "element <"), ">")
+			msg += fmt.Sprintf(" (end <%s> with </%s> before, or write it empty as <%s ... />)", start, start, start)
+		case msg == "unexpected EOF":
+			msg = "the file ends inside an element: some element lacks its end tag"
 		}
 		return &Error{Origin: Origin{File: r.name, Line: se.Line}, Err: fmt.Errorf("XML syntax error: %s", msg)}
 	}

@@ -95,6 +95,8 @@ func TestDotNetErrors(t *testing.T) {
 		{"bad from", wrap(`<smtp from="Name &lt;broken"><network host="h"/></smtp>`), 5, "from", []string{"not a mail address"}},
 		{"syntax", "<configuration>\n<system.net>\n<mailSettings><smtp><network host=\"h\" password=\"s3cret&x\"/></smtp></mailSettings>\n</system.net></configuration>", 3, "", []string{"XML syntax error", "&amp;"}},
 		{"unclosed", "<configuration>\n<system.net>\n", 3, "", []string{"XML syntax error"}},
+		{"end tag of another element", wrap("<smtp>\n<network host=\"h\">\n</smtp>"), 7, "", []string{"web.config:7: XML syntax error",
+			"element <network> closed by </smtp>", "end <network> with </network>"}},
 		{"wrong root", "<?xml version=\"1.0\"?>\n<settings/>", 2, "", []string{"not a .NET configuration file"}},
 		{"utf-16", "<?xml version=\"1.0\" encoding=\"utf-16\"?>\n<configuration/>", 1, "", []string{"UTF-8"}},
 	}

@@ -15,18 +15,19 @@ type Origin struct {
 	File string
 	// Line is the line in File, counted from 1; 0 when there is none.
 	Line int
+	// Column is the column in Line, counted from 1 in bytes; 0 when it
+	// is not known (it is for syntax errors).
+	Column int
 	// Key is the key as written in the source, such as "port",
 	// "SMTPKIT_PORT" or "enableSsl"; empty for a whole account.
 	Key string
 }
 
-// String returns the origin as "file:line: key", leaving out what is unknown.
+// String returns the origin as "file:line:column: key", leaving out what is unknown.
 func (o Origin) String() string {
 	var b strings.Builder
 	b.WriteString(o.File)
-	if o.Line > 0 {
-		b.WriteString(":" + strconv.Itoa(o.Line))
-	}
+	o.writePosition(&b)
 	if o.Key != "" {
 		if b.Len() > 0 {
 			b.WriteString(": ")
@@ -47,13 +48,21 @@ type Error struct {
 	Err error
 }
 
-// Error returns "file:line: account "name": key "key": what is wrong".
+// writePosition writes ":line" or ":line:column", or nothing when the line is unknown.
+func (o Origin) writePosition(b *strings.Builder) {
+	if o.Line > 0 {
+		b.WriteString(":" + strconv.Itoa(o.Line))
+		if o.Column > 0 {
+			b.WriteString(":" + strconv.Itoa(o.Column))
+		}
+	}
+}
+
+// Error returns "file:line[:column]: account "name": key "key": what is wrong".
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
-	if e.Line > 0 {
-		b.WriteString(":" + strconv.Itoa(e.Line))
-	}
+	e.writePosition(&b)
 	if e.Account != "" {
 		b.WriteString(": account " + strconv.Quote(e.Account))
 	}

@@ -74,7 +74,7 @@ func LoadTOML(path string) (*File, error) {
 func ParseTOML(name string, data []byte) (*File, error) {
 	var doc map[string]any
 	if err := toml.Unmarshal(data, &doc); err != nil {
-		return nil, tomlSyntaxError(name, err)
+		return nil, tomlSyntaxError(name, data, err)
 	}
 	r := &tomlReader{
 		name:     name,
@@ -114,10 +114,11 @@ func ParseTOML(name string, data []byte) (*File, error) {
 	return r.file, nil
 }
 
-// tomlSyntaxError turns go-toml's error into an *Error with the line and key.
-// It keeps go-toml's message and position but not its excerpt of the file,
-// which could show a password.
-func tomlSyntaxError(name string, err error) error {
+// tomlSyntaxError turns go-toml's error into an *Error with the line,
+// column and key, and a hint in TOML's terms when the line shows what went
+// wrong. It keeps go-toml's message and position but not its excerpt of
+// the file, which could show a password.
+func tomlSyntaxError(name string, data []byte, err error) error {
 	var de *toml.DecodeError
 	if !errors.As(err, &de) {
 		return &Error{Origin: Origin{File: name}, Err: fmt.Errorf("cannot parse the TOML: %v", err)}
@@ -125,9 +126,33 @@ func tomlSyntaxError(name string, err error) error {
 	row, col := de.Position()
 	msg := strings.TrimPrefix(de.Error(), "toml: ")
 	return &Error{
-		Origin: Origin{File: name, Line: row, Key: strings.Join(de.Key(), ".")},
-		Err:    fmt.Errorf("TOML syntax error at column %d: %s", col, msg),
+		Origin: Origin{File: name, Line: row, Column: col, Key: strings.Join(de.Key(), ".")},
+		Err:    fmt.Errorf("TOML syntax error: %s%s", msg, tomlValueHint(data, row)),
 	}
+}
+
+// tomlValueHint looks at line row of data and, when it is a key = value
+// line whose value is missing or written bare, says how TOML writes a
+// value; otherwise "". It never shows the value, which may be a secret.
+func tomlValueHint(data []byte, row int) string {
+	lines := strings.Split(string(data), "\n")
+	if row < 1 || row > len(lines) {
+		return ""
+	}
+	key, value, ok := strings.Cut(lines[row-1], "=")
+	key = strings.TrimSpace(key)
+	if !ok || key == "" || strings.ContainsAny(key, "[]\"'") {
+		return ""
+	}
+	value, _, _ = strings.Cut(value, "#")
+	value = strings.TrimSpace(value)
+	switch {
+	case value == "":
+		return fmt.Sprintf(" (give %s a value after the =, such as %s = \"...\", or remove the line)", key, key)
+	case strings.ContainsAny(value[:1], "\"'[{"):
+		return ""
+	}
+	return fmt.Sprintf(" (a text value goes in double quotes: %s = \"...\"; numbers, true and false go bare)", key)
 }
 
 // tomlReader walks a TOML document with its positions.

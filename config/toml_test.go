@@ -215,6 +215,9 @@ func TestTOMLErrors(t *testing.T) {
 		{"unknown default", "default_account = \"x\"\n[accounts.a]\nhost = \"h\"\n", 1, "default_account", []string{`no account "x"`}},
 		{"syntax error", "[accounts.a]\nhost = \"h\"\nport = \n", 3, "", []string{"TOML syntax error"}},
 		{"duplicate key", "[accounts.a]\nhost = \"h\"\nhost = \"i\"\n", 3, "", []string{"TOML syntax error"}},
+		{"unquoted text", "[accounts.a]\nhost = nowhere\n", 2, "", []string{"bad.toml:2:8: TOML syntax error", `host = "..."`, "double quotes"}},
+		{"unquoted address", "[accounts.a]\nhost = smtp.example.com\n", 2, "", []string{"bad.toml:2:8:", `host = "..."`}},
+		{"no value", "[accounts.a]\nhost = \n", 2, "", []string{"bad.toml:2:8:", "give host a value after the ="}},
 		{"account not a table", "[accounts]\na = \"h\"\n", 2, "accounts.a", []string{"an account is a table"}},
 	}
 	for _, tt := range tests {

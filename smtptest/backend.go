@@ -3,6 +3,8 @@ package smtptest
 import (
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/emersion/go-smtp"
 )
@@ -39,6 +41,10 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if s.msg == nil {
 		return fmt.Errorf("smtptest: RCPT TO before MAIL FROM")
+	}
+	if slices.ContainsFunc(s.server.refused, func(a string) bool { return strings.EqualFold(a, to) }) {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
+			Message: "<" + to + ">: no such user here"}
 	}
 	s.msg.To = append(s.msg.To, to)
 	return nil

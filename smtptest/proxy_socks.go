@@ -44,8 +44,8 @@ func serveSOCKS5(p *Proxy, c net.Conn, r *bufio.Reader) {
 		method = socks5UserPass
 	}
 	if !slices.Contains(methods, method) {
+		p.record(req) // before the reply, so that a client that has it finds the request in Requests
 		c.Write([]byte{5, socks5NoAcceptable})
-		p.record(req)
 		return
 	}
 	if _, err := c.Write([]byte{5, method}); err != nil {
@@ -59,8 +59,8 @@ func serveSOCKS5(p *Proxy, c net.Conn, r *bufio.Reader) {
 		}
 		req.Username, req.Password = user, pass
 		if user != p.cfg.Username || pass != p.cfg.Password {
-			c.Write([]byte{1, 1})
 			p.record(req)
+			c.Write([]byte{1, 1})
 			return
 		}
 		if _, err := c.Write([]byte{1, 0}); err != nil {

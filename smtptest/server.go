@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -65,6 +66,12 @@ type Server struct {
 	// needs that.
 	AuthMechanisms []string
 
+	// RefuseRecipients lists addresses the default backend refuses at RCPT
+	// TO with "550 5.1.1", as a server refuses a mailbox it does not have,
+	// for trying how a client reports a refusal. Case is ignored.
+	RefuseRecipients []string
+
+	refused    []string          // copy of RefuseRecipients made by Start
 	users      map[string]string // copy of Users made by Start
 	tokens     map[string]string // copy of Tokens made by Start
 	mechanisms []string          // the mechanisms offered, set by Start
@@ -128,6 +135,7 @@ func (s *Server) Start() {
 	// prepareAuth may panic on a bad AuthMechanisms, so it runs before
 	// anything is opened.
 	s.prepareAuth()
+	s.refused = slices.Clone(s.RefuseRecipients)
 
 	tl, err := listenLoopback()
 	if err != nil {

@@ -85,6 +85,36 @@ func TestServerDeliversMessage(t *testing.T) {
 	}
 }
 
+func TestServerRefusesRecipients(t *testing.T) {
+	srv := smtptest.NewUnstartedServer(smtptest.Plain)
+	srv.RefuseRecipients = []string{"nobody@example.org"}
+	srv.Start()
+	defer srv.Close()
+	c := dial(t, srv)
+	if err := c.Mail("a@example.com", nil); err != nil {
+		t.Fatal(err)
+	}
+	var se *smtp.SMTPError
+	if err := c.Rcpt("NoBody@example.org", nil); !errors.As(err, &se) || se.Code != 550 ||
+		se.EnhancedCode != (smtp.EnhancedCode{5, 1, 1}) || !strings.Contains(se.Message, "NoBody@example.org") {
+		t.Fatalf("RCPT of a refused address: %v, want 550 5.1.1 naming it", err)
+	}
+	if err := c.Rcpt("b@example.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("Subject: x\r\n\r\nhi\r\n"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := srv.Messages(); len(msgs) != 1 || strings.Join(msgs[0].To, ",") != "b@example.org" {
+		t.Errorf("messages %+v, want one to b@example.org alone", msgs)
+	}
+}
+
 func TestServerAdvertisesStartTLSOnlyWhenAsked(t *testing.T) {
 	for sec, want := range map[smtptest.Security]bool{smtptest.Plain: false, smtptest.StartTLS: true} {
 		t.Run(sec.String(), func(t *testing.T) {

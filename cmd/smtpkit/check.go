@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/smtpkit/smtpkit"
+	"github.com/smtpkit/smtpkit/smtptest"
 )
 
 // checkFlags are the settings of the check command.
@@ -18,6 +18,7 @@ type checkFlags struct {
 	conn connFlags
 	auth authFlags
 	json bool
+	demo bool
 }
 
 func newCheckCommand() *cobra.Command {
@@ -36,7 +37,10 @@ account of ~/.msmtprc or of smtpkit's own file as it stands.
 The password comes from the account (password, password_command,
 password_env), an environment variable ($SMTPKIT_PASSWORD, or the one
 --password-env names) or standard input (--password-stdin), never from the
-command line.
+command line (--password is refused, with where a password can come from).
+
+With --demo, check logs in to an embedded STARTTLS server, as ` + demoUser + `
+(password ` + demoPassword + `) unless --user names another: no network needed.
 
 With --json the result is one JSON object on standard output:
   {"command": "check", "ok": true, "server": "host:port", "account": "work",
@@ -44,13 +48,18 @@ With --json the result is one JSON object on standard output:
    "tls_version": "TLS 1.3", "error": {...}, "exit_code": 0}
 
 ` + settingsHelp,
-		Example: `  SMTPKIT_PASSWORD=... smtpkit check -u me@example.com smtp.example.com:587
+		Example: `  smtpkit check --demo -v       # log in to an embedded local server: no network needed
+  SMTPKIT_PASSWORD=wrong smtpkit check --demo -u demo --password-env SMTPKIT_PASSWORD   # a refused login
+  SMTPKIT_PASSWORD=... smtpkit check -u me@example.com smtp.example.com:587
   smtpkit check -u me --password-stdin --auth SCRAM-SHA-256 mail.example.com:465 < pw.txt
   smtpkit check -u me@gmail.com --token-env GMAIL_TOKEN smtp.gmail.com:587
   smtpkit check --account work                 # the default file's account "work"
   smtpkit check --config ~/smtpkit.toml --json`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 1 {
+			switch {
+			case f.demo && len(args) > 0:
+				return usageError{errors.New("check --demo takes no address: it logs in to the embedded demo server")}
+			case len(args) > 1:
 				return usageError{errors.New("check takes one address (HOST[:PORT]), or none to use an account")}
 			}
 			return nil
@@ -59,9 +68,11 @@ With --json the result is one JSON object on standard output:
 			return runCheck(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &f, args)
 		},
 	}
-	f.conn.register(cmd.Flags(), defaults{security: smtpkit.SecurityAuto, commandTimeout: 30 * time.Second})
+	f.conn.register(cmd.Flags())
 	f.auth.register(cmd.Flags())
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the result as one JSON object")
+	cmd.Flags().BoolVar(&f.demo, "demo", false, "log in to an embedded local STARTTLS server, as "+demoUser+
+		" unless --user says otherwise (a wrong login is refused, as a real server would)")
 	return cmd
 }
 
@@ -103,6 +114,14 @@ func runCheck(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *ch
 	if err := f.auth.addTo(src, stdin); err != nil {
 		return err
 	}
+	if f.demo {
+		srv := startDemo()
+		defer srv.Close()
+		useDemo(src, srv)
+		if !f.json {
+			printDemo(out, srv)
+		}
+	}
 	transcriptOut := out
 	if f.json {
 		transcriptOut = errOut
@@ -113,6 +132,9 @@ func runCheck(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *ch
 	}
 	tr = s.transcript
 	printWarnings(errOut, s.file)
+	if f.demo {
+		s.opts.TLSConfig = smtptest.ClientTLSConfig()
+	}
 	result.Server, result.User = s.addr(), s.acct.User
 	if s.file != nil {
 		result.Account, result.File = s.acct.Name, s.file.Name

@@ -58,7 +58,7 @@ func TestCheck(t *testing.T) {
 			"Login OK for alice at " + plain.Addr + ": PLAIN over no TLS"},
 		{"no user", checkPassword, []string{"check", tls.Addr}, exitUsage, "--user"},
 		{"no password", "", []string{"check", "-u", "alice", tls.Addr}, exitUsage, "no password"},
-		{"unreachable", checkPassword, []string{"check", "-u", "alice", "-s", "none", "127.0.0.1:1"}, exitConnect, "connect"},
+		{"unreachable", checkPassword, []string{"check", "-u", "alice", "-s", "none", "127.0.0.1:1"}, exitRefused, "connect"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

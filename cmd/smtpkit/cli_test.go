@@ -50,9 +50,9 @@ func TestBinaryProbeDemo(t *testing.T) {
 		t.Fatalf("%s", r)
 	}
 	for _, want := range []string{
-		"Security:     starttls (asked for auto)", "Certificates: 1, the server's own", "  [0] subject: CN=smtptest",
+		"Security:     starttls (asked for tls-auto)", "Certificates: 1, the server's own", "  [0] subject: CN=smtptest",
 		"      SHA-256: ", "Size limit:   10 MiB (10485760 bytes)",
-		"AUTH:         none offered", "  PIPELINING", "#1 ehlo", "total",
+		"AUTH:         SCRAM-SHA-256 PLAIN LOGIN", "  PIPELINING", "#1 ehlo", "total",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r)
@@ -72,7 +72,7 @@ func TestBinaryProbeJSON(t *testing.T) {
 		t.Fatalf("%s", r)
 	}
 	p := decodeJSON[probeJSON](t, r)
-	if !p.OK || p.ExitCode != 0 || p.Error != nil || p.Server != srv.Addr || p.Security != "starttls" || p.AskedSecurity != "auto" {
+	if !p.OK || p.ExitCode != 0 || p.Error != nil || p.Server != srv.Addr || p.Security != "starttls" || p.AskedSecurity != "tls-auto" {
 		t.Errorf("report %+v", p)
 	}
 	if p.TLS == nil || p.TLS.Version != "TLS 1.3" || len(p.TLS.Certificates) != 1 ||
@@ -94,7 +94,7 @@ func TestBinaryProbeJSON(t *testing.T) {
 
 	r = execBin(t, execOpts{}, "probe", "--json", "-s", "none", "127.0.0.1:1")
 	p = decodeJSON[probeJSON](t, r)
-	if r.code != exitConnect || p.OK || p.ExitCode != exitConnect || p.Error == nil || p.Error.Phase != "connect" {
+	if r.code != exitRefused || p.OK || p.ExitCode != exitRefused || p.Error == nil || p.Error.Phase != "connect" {
 		t.Errorf("refused connection: %+v %+v\n%s", p, p.Error, r)
 	}
 }
@@ -117,7 +117,7 @@ func TestBinaryExitCodes(t *testing.T) {
 		code  int
 		phase string
 	}{
-		{"connection refused", []string{"probe", "-s", "none", "127.0.0.1:1"}, nil, exitConnect, "connect"},
+		{"connection refused", []string{"probe", "-s", "none", "127.0.0.1:1"}, nil, exitRefused, "connect"},
 		{"greeting timeout", []string{"probe", "-s", "none", "--greeting-timeout", "200ms", silent.Addr}, nil, exitGreeting, "greeting"},
 		{"greeting refused", []string{"probe", "-s", "none", scripted(t, map[string]string{"greeting": "554 go away"}).Addr},
 			nil, exitGreeting, "greeting"},
@@ -518,7 +518,7 @@ port = 1
 		args []string
 		code int
 	}{
-		{"the file's default account is broken", nil, nil, exitConnect},
+		{"the file's default account is broken", nil, nil, exitRefused},
 		{"a flag overrides the file", nil, []string{"--port", port}, 0},
 		{"the environment overrides the file", []string{"SMTPKIT_PORT=" + port}, nil, 0},
 		{"a flag overrides the environment", []string{"SMTPKIT_PORT=1"}, []string{"--port", port}, 0},
@@ -548,7 +548,7 @@ port = 1
 
 	// msmtp's file in $HOME is read when the command line names no server;
 	// flags not given do not override it: msmtp's "tls off" stays none
-	// although probe's --security defaults to auto.
+	// although --security defaults to tls-auto.
 	home := t.TempDir()
 	msmtprc(t, home, srv.Addr)
 	r = execBin(t, execOpts{home: home}, "probe", "--json")
@@ -562,13 +562,13 @@ port = 1
 	}
 	// A server named on the command line: no file is read.
 	r = execBin(t, execOpts{home: home}, "probe", "--json", "127.0.0.1:1")
-	if p := decodeJSON[probeJSON](t, r); r.code != exitConnect || p.AskedSecurity != "auto" {
+	if p := decodeJSON[probeJSON](t, r); r.code != exitRefused || p.AskedSecurity != "tls-auto" {
 		t.Errorf("probe HOST read ~/.msmtprc: %+v\n%s", p, r)
 	}
 	// smtpkit's own file comes before msmtp's.
 	writeFile(t, home, ".config/smtpkit/config.toml", "[accounts.only]\nhost = \"127.0.0.1\"\nport = 1\n", 0o600)
 	r = execBin(t, execOpts{home: home}, "probe", "--json")
-	if p := decodeJSON[probeJSON](t, r); r.code != exitConnect || p.Server != "127.0.0.1:1" {
+	if p := decodeJSON[probeJSON](t, r); r.code != exitRefused || p.Server != "127.0.0.1:1" {
 		t.Errorf("~/.config/smtpkit/config.toml: %+v\n%s", p, r)
 	}
 }

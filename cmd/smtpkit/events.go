@@ -20,7 +20,7 @@ type eventLog struct {
 // dialogue, so a bulk send over many connections keeps little.
 func (l *eventLog) add(e smtpkit.Event) {
 	switch e.(type) {
-	case smtpkit.ConnectStart, smtpkit.Greeted, smtpkit.TLSDone, smtpkit.Capable, smtpkit.LoginDone:
+	case smtpkit.ConnectStart, smtpkit.Greeted, smtpkit.TLSDone, smtpkit.Capable, smtpkit.LoginDone, smtpkit.SecurityChosen:
 	case smtpkit.PhaseDone:
 		if !l.timings {
 			return
@@ -49,6 +49,9 @@ type connState struct {
 	caps     smtpkit.Capabilities
 	security smtpkit.Security // in use: implicit-tls, starttls or none
 	login    string           // the mechanism of the login the server accepted
+	// noTLS says the session went on in plaintext because the server
+	// offered no STARTTLS (as SecurityChosen says).
+	noTLS bool
 }
 
 // describeSecurity says how the connection is protected, such as "TLS 1.3 (starttls)".
@@ -86,6 +89,8 @@ func (l *eventLog) conn(id uint64) connState {
 			if e.Err == nil {
 				st.login = e.Mechanism
 			}
+		case smtpkit.SecurityChosen:
+			st.noTLS = e.Security == smtpkit.SecurityNone && e.Reason == smtpkit.ReasonStartTLSMissing
 		}
 	}
 	return st

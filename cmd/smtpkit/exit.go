@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/smtpkit/smtpkit"
 	"github.com/smtpkit/smtpkit/proxy"
@@ -45,47 +46,85 @@ func (e *partialError) Error() string {
 // Exit codes, one per failed phase, numbered as swaks numbers them where it
 // has a number.
 const (
-	exitOK       = 0
-	exitFailure  = 1  // anything else
-	exitConnect  = 2  // TCP connection (or name lookup)
-	exitPartial  = 3  // some messages or recipients refused, others accepted
-	exitGreeting = 21 // the 220 greeting
-	exitEHLO     = 22 // EHLO/HELO
-	exitMail     = 23 // MAIL FROM
-	exitRcpt     = 24 // RCPT TO: no recipient accepted
-	exitData     = 25 // DATA/BDAT and the message
-	exitAuth     = 28 // AUTH
-	exitTLS      = 29 // TLS handshake, STARTTLS, certificate
-	exitProxy    = 30 // the proxy refused or failed
-	exitUsage    = 64 // EX_USAGE: a mistake in the command line
-	exitDataErr  = 65 // EX_DATAERR: a message that cannot be sent as it is
-	exitNoInput  = 66 // EX_NOINPUT: an input file that cannot be read
-	exitConfig   = 78 // EX_CONFIG: a configuration file or setting
+	exitOK             = 0
+	exitFailure        = 1  // anything else
+	exitConnect        = 2  // TCP connection, for another reason than those below
+	exitPartial        = 3  // some messages or recipients refused, others accepted
+	exitDNS            = 4  // the server's name does not resolve
+	exitRefused        = 5  // connection refused: nothing listens there
+	exitConnectTimeout = 6  // no answer within the connect timeout
+	exitGreeting       = 21 // the 220 greeting
+	exitEHLO           = 22 // EHLO/HELO
+	exitMail           = 23 // MAIL FROM
+	exitRcpt           = 24 // RCPT TO: no recipient accepted
+	exitData           = 25 // DATA/BDAT and the message
+	exitAuth           = 28 // AUTH
+	exitTLS            = 29 // TLS handshake, STARTTLS, certificate
+	exitProxy          = 30 // the proxy refused or failed
+	exitUsage          = 64 // EX_USAGE: a mistake in the command line
+	exitDataErr        = 65 // EX_DATAERR: a message that cannot be sent as it is
+	exitNoInput        = 66 // EX_NOINPUT: an input file that cannot be read
+	exitConfig         = 78 // EX_CONFIG: a configuration file or setting
 )
 
+// exitCodeTable is every exit code of the commands but sendmail, with what
+// it means: the one list that --help and the README show.
+var exitCodeTable = []struct {
+	code int
+	text string
+}{
+	{exitOK, "success"},
+	{exitFailure, "any other failure"},
+	{exitConnect, "connect: the TCP connection failed (network unreachable, reset, ...)"},
+	{exitPartial, "partial: some messages (send --dir, --mbox) or recipients were refused, the others accepted"},
+	{exitDNS, "DNS: the server's name does not resolve"},
+	{exitRefused, "refused: the host answered that nothing listens on that port"},
+	{exitConnectTimeout, "connect timeout: no answer within --connect-timeout (a firewall dropping packets, a wrong address)"},
+	{exitGreeting, "greeting: no 220 greeting, or a refusal"},
+	{exitEHLO, "EHLO (and HELO) refused"},
+	{exitMail, "MAIL FROM refused (or the message is too large, or needs an extension the server lacks)"},
+	{exitRcpt, "RCPT TO: no recipient accepted"},
+	{exitData, "DATA: the message refused"},
+	{exitAuth, "AUTH: the login failed"},
+	{exitTLS, "TLS: STARTTLS missing or refused, handshake or certificate failed"},
+	{exitProxy, "proxy: the proxy refused or failed"},
+	{exitUsage, "usage: a mistake in the command line"},
+	{exitDataErr, "a message that cannot be sent as it is (empty, no recipient, unreadable header)"},
+	{exitNoInput, "an input file or directory that cannot be read"},
+	{exitConfig, "configuration: a bad file or setting, or a password command that failed"},
+}
+
 // exitCodesHelp lists the exit codes for the root command's help.
-const exitCodesHelp = `Exit codes (which phase failed; swaks's numbers where it has one):
-   0  success
-   1  any other failure
-   2  connect: the TCP connection or the name lookup failed
-   3  partial: some messages (send --dir, --mbox) or recipients were refused,
-      the others accepted
-  21  greeting: no 220 greeting, or a refusal
-  22  EHLO (and HELO) refused
-  23  MAIL FROM refused (or the message is too large, or needs an extension
-      the server lacks)
-  24  RCPT TO: no recipient accepted
-  25  DATA: the message refused
-  28  AUTH: the login failed
-  29  TLS: STARTTLS missing or refused, handshake or certificate failed
-  30  proxy: the proxy refused or failed
-  64  usage: a mistake in the command line
-  65  a message that cannot be sent as it is (no recipient, unreadable header)
-  66  an input file or directory that cannot be read
-  78  configuration: a bad file or setting, or a password command that failed
-In bulk sending, when every message failed the code is that of the first
+var exitCodesHelp = func() string {
+	var b strings.Builder
+	b.WriteString("Exit codes (which phase failed; swaks's numbers where it has one):\n")
+	for _, c := range exitCodeTable {
+		fmt.Fprintf(&b, "  %2d  %s\n", c.code, wrap(c.text, 70, "      "))
+	}
+	b.WriteString(`In bulk sending, when every message failed the code is that of the first
 failure; when some went through, 3. The sendmail command uses the sysexits
-codes instead: see smtpkit sendmail --help.`
+codes instead: see smtpkit sendmail --help.`)
+	return b.String()
+}()
+
+// wrap breaks text into lines of at most width bytes, the second and later
+// ones starting with indent.
+func wrap(text string, width int, indent string) string {
+	var b strings.Builder
+	line := 0
+	for i, w := range strings.Fields(text) {
+		if i > 0 && line+1+len(w) > width {
+			b.WriteString("\n" + indent)
+			line = 0
+		} else if i > 0 {
+			b.WriteByte(' ')
+			line++
+		}
+		b.WriteString(w)
+		line += len(w)
+	}
+	return b.String()
+}
 
 // exitCode says which phase failed.
 func exitCode(err error) int {
@@ -108,6 +147,8 @@ func exitCode(err error) int {
 		return exitNoInput
 	case errors.As(err, &partial):
 		return exitPartial
+	case errors.Is(err, smtpkit.ErrInvalidOptions):
+		return exitConfig // a setting found bad when used, such as a file that cannot be read
 	}
 	var e *smtpkit.Error
 	if !errors.As(err, &e) {
@@ -115,8 +156,15 @@ func exitCode(err error) int {
 	}
 	switch e.Phase {
 	case smtpkit.PhaseConnect:
-		if errors.As(err, new(*proxy.Error)) {
+		switch {
+		case errors.As(err, new(*proxy.Error)):
 			return exitProxy
+		case errors.Is(err, smtpkit.ErrNameNotResolved):
+			return exitDNS
+		case errors.Is(err, smtpkit.ErrConnectionRefused):
+			return exitRefused
+		case errors.Is(err, smtpkit.ErrConnectTimeout):
+			return exitConnectTimeout
 		}
 		return exitConnect
 	case smtpkit.PhaseGreeting:
@@ -183,6 +231,8 @@ func sysexitCode(err error) int {
 		return exNoInput
 	case errors.As(err, new(*partialError)):
 		return exUnavailable
+	case errors.Is(err, smtpkit.ErrInvalidOptions):
+		return exConfig
 	}
 	var e *smtpkit.Error
 	if !errors.As(err, &e) {

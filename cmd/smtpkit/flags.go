@@ -51,8 +51,10 @@ type connFlags struct {
 	insecureSkipVerify bool
 }
 
-// register adds the connection flags to fl, with d as the defaults.
-func (f *connFlags) register(fl *pflag.FlagSet, d defaults) {
+// register adds the connection flags to fl; every command has the same
+// defaults, the library's.
+func (f *connFlags) register(fl *pflag.FlagSet) {
+	d := commandDefaults
 	f.fs, f.defaults = fl, d
 	fl.StringVar(&f.account, "account", "", "the account to use from the configuration file (default: the file's default)")
 	fl.StringVar(&f.configFile, "config", "",
@@ -212,6 +214,11 @@ func (f *connFlags) session(ctx context.Context, src *sources, login loginMode, 
 	if (acct.TLS.CertFile == "") != (acct.TLS.KeyFile == "") && (f.changed("cert") || f.changed("key")) {
 		return nil, usageError{errors.New("--cert and --key go together: give both, or neither")}
 	}
+	if acct.LogsIn() && acct.Token.IsZero() && onlyTokenMechanisms(acct.AuthMechanisms) && src.flagSet("auth_mechanisms") {
+		return nil, usageError{fmt.Errorf("--auth %s: the mechanisms allowed need an OAuth 2 token: "+
+			"give --token-env VAR (or token_command in the account), or allow a password mechanism too",
+			strings.Join(acct.AuthMechanisms, ","))}
+	}
 	opts, err := acct.Options(ctx)
 	if err != nil {
 		var ce *config.Error
@@ -220,14 +227,7 @@ func (f *connFlags) session(ctx context.Context, src *sources, login loginMode, 
 		}
 		return nil, configError{err}
 	}
-	opts.Logger = slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{
-		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey {
-				return slog.Attr{} // a report has no use for it
-			}
-			return a
-		},
-	}))
+	opts.Logger = slog.New(newWarnHandler(errOut))
 	if u, err := url.Parse(src.url); err == nil && u.User != nil {
 		if _, ok := u.User.Password(); ok {
 			fmt.Fprintln(errOut, "smtpkit: warning: the password of --url shows in the process list to other users of this machine: "+
@@ -243,6 +243,16 @@ func (f *connFlags) session(ctx context.Context, src *sources, login loginMode, 
 	}
 	opts.Trace = s.observe
 	return s, nil
+}
+
+// onlyTokenMechanisms reports whether mechs allows only the OAuth 2 mechanisms.
+func onlyTokenMechanisms(mechs []string) bool {
+	for _, m := range mechs {
+		if m = strings.ToUpper(m); m != "XOAUTH2" && m != "OAUTHBEARER" {
+			return false
+		}
+	}
+	return len(mechs) > 0
 }
 
 // onlyExternal reports whether mechs allows only mechanisms that need no secret.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -40,6 +41,20 @@ var optionFlags = map[string]string{
 	"Auth.Token":                   "--token-env",
 }
 
+// keyFlags names the flag that sets each key of config.Account, so that a
+// problem with a setting the command line gave speaks in flags.
+var keyFlags = map[string]string{
+	"host": "--server", "port": "--port", "security": "--security", "from": "--from",
+	"connect_timeout": "--connect-timeout", "greeting_timeout": "--greeting-timeout",
+	"command_timeout": "--command-timeout", "data_timeout": "--data-timeout", "timeout": "--timeout",
+	"ehlo_name": "--ehlo", "tls_ca_file": "--ca-file", "tls_versions": "--tls-versions",
+	"tls_fingerprints": "--fingerprint", "tls_server_name": "--tls-server-name", "proxy": "--proxy",
+	"local_address": "--bind", "tls_strict_versions": "--tls-strict", "tls_cert_file": "--cert",
+	"tls_key_file": "--key", "tls_insecure_skip_verify": "--insecure-skip-verify",
+	"user": "--user", "password": "--password-stdin", "password_env": "--password-env",
+	"token_env": "--token-env", "auth_mechanisms": "--auth", "allow_cleartext_auth": "--allow-cleartext-auth",
+}
+
 // flagOf returns the flag of an Options field such as "TLS.Fingerprints[1]";
 // a field without a flag is named as the library names it.
 func flagOf(field string) string {
@@ -68,6 +83,24 @@ func flagHint(h smtpkit.Hint) string {
 	return fmt.Sprintf("%s %v", flag, h.Value)
 }
 
+// certificateHints words what gets past a certificate that did not
+// verify: the CA's file, or a pin of the certificate once it is known to be
+// the server's; "" for other errors.
+func certificateHints(e *smtpkit.Error) string {
+	var cve *tls.CertificateVerificationError
+	if !errors.As(e, &cve) || len(cve.UnverifiedCertificates) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (try --ca-file with the certificate of the CA that issued it, or, once you have "+
+		"checked out of band that it is the server's, --fingerprint %s)", certFingerprint(cve.UnverifiedCertificates[0]))
+}
+
+// describeOption words an invalid setting with its flag; the program's
+// name, which the library's wording starts with, is printed once already.
+func describeOption(oe *smtpkit.OptionError) string {
+	return strings.TrimPrefix(oe.Describe(flagOf, flagHint), "smtpkit: ")
+}
+
 // describe words err for a person at a terminal: the library's errors with
 // their hints and fields as flags, the rest as they are.
 func describe(err error) string {
@@ -86,13 +119,19 @@ func describe(err error) string {
 		}
 		return strings.Join(lines, "\n")
 	case errors.As(err, &e) && e == err:
-		return e.Describe(flagHint)
+		return e.Describe(flagHint) + certificateHints(e)
 	case errors.As(err, &oe) && oe == err:
-		return oe.Describe(flagOf, flagHint)
+		return describeOption(oe)
 	}
 	var ce *config.Error
-	if errors.As(err, &ce) && ce == err && ce.File == commandLine && errors.As(err, &oe) {
-		return oe.Describe(flagOf, flagHint) // a flag's value: word it as flags
+	if errors.As(err, &ce) && ce == err && ce.File == commandLine {
+		if errors.As(err, &oe) {
+			return describeOption(oe) // a flag's value: word it as flags
+		}
+		if flag, ok := keyFlags[ce.Key]; ok {
+			return flag + ": " + describe(ce.Err)
+		}
+		return describe(ce.Err)
 	}
 	switch w := err.(type) {
 	case usageError:

@@ -56,7 +56,7 @@ session. An entry expires 30 days after it was last confirmed.
 			return runModesList(cmd.OutOrStdout(), &f)
 		},
 	}
-	f.conn.register(cmd.Flags(), defaults{security: smtpkit.SecurityAuto, commandTimeout: 30 * time.Second})
+	f.conn.register(cmd.Flags())
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the entries as one JSON object")
 	return cmd
 }

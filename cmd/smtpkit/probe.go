@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -33,34 +34,43 @@ func newProbeCommand() *cobra.Command {
 		Long: `Connect to an SMTP server, set up the session in the chosen security mode,
 and report what msmtp --serverinfo and more would: the greeting, the
 security mode in use, the TLS version and cipher, each certificate the
-server sent (subject, issuer, validity, names, SHA-256 fingerprint), the
-largest message it takes, its AUTH mechanisms, every capability announced
-after TLS, and how long each phase took. Nothing is sent beyond EHLO,
-STARTTLS and QUIT: probe never logs in, whatever the account says.
+server sent (subject, issuer, validity, days left, names, SHA-256
+fingerprint), the largest message it takes, its AUTH mechanisms, every
+capability announced after TLS, and how long each phase took. Nothing is
+sent beyond EHLO, STARTTLS and QUIT: probe never logs in, whatever the
+account says.
+
+A certificate that does not verify is shown as well, with the flags that
+get past it: --ca-file with the CA that issued it, or --fingerprint with
+its SHA-256 once checked another way. A server that offers no TLS at all,
+which the default --security tls-auto refuses, is named as such with the
+flag that reaches it (--security starttls-if-offered or none).
 
 With --json the report is one JSON object on standard output (the
 transcript of -v then goes to standard error), failures included:
   {"command": "probe", "ok": true, "server": "host:port", "greeting": "...",
-   "security": "starttls", "asked_security": "auto",
-   "tls": {"version": "TLS 1.3", "cipher": "...", "certificates": [{"subject": "...",
-     "issuer": "...", "not_before": "RFC 3339", "not_after": "...",
-     "dns_names": [...], "sha256": "AB:CD:..."}]},
+   "security": "starttls", "asked_security": "tls-auto",
+   "tls": {"version": "TLS 1.3", "cipher": "...", "trusted": true,
+     "certificates": [{"subject": "...", "issuer": "...", "not_before": "RFC 3339",
+     "not_after": "...", "days_left": 89, "dns_names": [...], "sha256": "AB:CD:..."}]},
    "capabilities": ["PIPELINING", ...], "size_limit": 10485760,
-   "auth_mechanisms": ["PLAIN", ...],
+   "auth_mechanisms": ["PLAIN", ...], "hints": ["--security starttls-if-offered", ...],
    "timings": [{"conn": 1, "phase": "connect", "ms": 0.4}], "total_ms": 5.2,
    "error": {"phase": "tls", "code": 0, "message": "...", "exit_code": 29},
    "exit_code": 0}
-size_limit is absent without SIZE, and 0 when SIZE names no limit.
+size_limit is absent without SIZE, and 0 when SIZE names no limit. When the
+certificate did not verify, "tls" holds the certificates, "trusted" false.
+"hints" are there only when the default security would refuse the server.
 
 ` + settingsHelp,
-		Example: `  smtpkit probe mail.example.com:587
+		Example: `  smtpkit probe --demo        # probe an embedded local server: no network needed
+  smtpkit probe mail.example.com:587
   smtpkit probe --security implicit-tls smtp.example.com:465
   smtpkit probe --security starttls --greeting-timeout 5s -v mx.example.com:25
   smtpkit probe --account work                    # the server of an account of ~/.msmtprc
   smtpkit probe --proxy socks5h://user:pass@proxy.example:1080 mail.example.com:587
   smtpkit probe --tls-versions 1.2 --fingerprint 5E:A1:...:07 mail.example.com:465
-  smtpkit probe --json mail.example.com:587 | jq .tls.certificates[0].not_after
-  smtpkit probe --demo        # probe an embedded local server: no network needed`,
+  smtpkit probe --json mail.example.com:587 | jq .tls.certificates[0].days_left`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if f.demo && len(args) == 0 || !f.demo && len(args) <= 1 {
 				return nil
@@ -71,8 +81,8 @@ size_limit is absent without SIZE, and 0 when SIZE names no limit.
 			return runProbe(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &f, args)
 		},
 	}
-	f.conn.register(cmd.Flags(), defaults{security: smtpkit.SecurityAuto, commandTimeout: 30 * time.Second})
-	cmd.Flags().BoolVar(&f.demo, "demo", false, "start an embedded local STARTTLS server and probe it")
+	f.conn.register(cmd.Flags())
+	cmd.Flags().BoolVar(&f.demo, "demo", false, "start an embedded local STARTTLS server (with a login, and an address it refuses) and probe it")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the report as one JSON object")
 	return cmd
 }
@@ -81,24 +91,30 @@ size_limit is absent without SIZE, and 0 when SIZE names no limit.
 type probeJSON struct {
 	Command string `json:"command"`
 	outcomeJSON
-	Demo           bool         `json:"demo,omitempty"`
-	Server         string       `json:"server,omitempty"`
-	Greeting       string       `json:"greeting,omitempty"`
-	Security       string       `json:"security,omitempty"`
-	AskedSecurity  string       `json:"asked_security,omitempty"`
-	Proxy          string       `json:"proxy,omitempty"`
-	TLS            *tlsJSON     `json:"tls,omitempty"`
-	ESMTP          bool         `json:"esmtp"`
-	Capabilities   []string     `json:"capabilities"`
-	SizeLimit      *int64       `json:"size_limit,omitempty"`
-	AuthMechanisms []string     `json:"auth_mechanisms"`
-	Timings        []timingJSON `json:"timings"`
-	TotalMS        float64      `json:"total_ms"`
+	Demo           bool     `json:"demo,omitempty"`
+	Server         string   `json:"server,omitempty"`
+	Greeting       string   `json:"greeting,omitempty"`
+	Security       string   `json:"security,omitempty"`
+	AskedSecurity  string   `json:"asked_security,omitempty"`
+	Proxy          string   `json:"proxy,omitempty"`
+	TLS            *tlsJSON `json:"tls,omitempty"`
+	ESMTP          bool     `json:"esmtp"`
+	Capabilities   []string `json:"capabilities"`
+	SizeLimit      *int64   `json:"size_limit,omitempty"`
+	AuthMechanisms []string `json:"auth_mechanisms"`
+	// Hints are the flags that reach the server when the default security
+	// would refuse it: it offers no TLS at all.
+	Hints   []string     `json:"hints,omitempty"`
+	Timings []timingJSON `json:"timings"`
+	TotalMS float64      `json:"total_ms"`
 }
 
 type tlsJSON struct {
-	Version      string     `json:"version"`
-	Cipher       string     `json:"cipher"`
+	Version string `json:"version,omitempty"` // "" when the handshake failed
+	Cipher  string `json:"cipher,omitempty"`
+	// Trusted says whether the certificate was verified (or matched a
+	// pin); false with --insecure-skip-verify, and when it failed.
+	Trusted      bool       `json:"trusted"`
 	Certificates []certJSON `json:"certificates"`
 }
 
@@ -107,8 +123,31 @@ type certJSON struct {
 	Issuer    string    `json:"issuer"`
 	NotBefore time.Time `json:"not_before"`
 	NotAfter  time.Time `json:"not_after"`
+	DaysLeft  int       `json:"days_left"` // until not_after; negative once expired
 	DNSNames  []string  `json:"dns_names,omitempty"`
 	SHA256    string    `json:"sha256"`
+}
+
+// newCertJSON describes a certificate as of now.
+func newCertJSON(cert *x509.Certificate, now time.Time) certJSON {
+	return certJSON{
+		Subject: cert.Subject.String(), Issuer: cert.Issuer.String(),
+		NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(), DaysLeft: daysLeft(cert, now),
+		DNSNames: cert.DNSNames, SHA256: certFingerprint(cert),
+	}
+}
+
+// daysLeft returns the whole days from now until the certificate expires,
+// negative once it has.
+func daysLeft(cert *x509.Certificate, now time.Time) int {
+	return int(math.Floor(cert.NotAfter.Sub(now).Hours() / 24))
+}
+
+// plaintextHints are the flags that reach a server offering no TLS, which
+// the default security refuses.
+var plaintextHints = []smtpkit.Hint{
+	{Field: "Security", Value: smtpkit.SecurityStartTLSIfOffered},
+	{Field: "Security", Value: smtpkit.SecurityNone},
 }
 
 type timingJSON struct {
@@ -142,11 +181,11 @@ func runProbe(ctx context.Context, out, errOut io.Writer, f *probeFlags, args []
 		return err
 	}
 	if f.demo {
-		srv := smtptest.NewServer(smtptest.StartTLS)
+		srv := startDemo()
 		defer srv.Close()
-		src.server, src.noFiles = srv.Addr, true
+		useDemo(src, srv)
 		if !f.json {
-			fmt.Fprintf(out, "Demo: an embedded STARTTLS server listens on %s\n\n", srv.Addr)
+			printDemo(out, srv)
 		}
 	}
 	transcriptOut := out
@@ -176,8 +215,21 @@ func runProbe(ctx context.Context, out, errOut io.Writer, f *probeFlags, args []
 	}
 	report.fill(s.events, session, total)
 	if err != nil {
+		var cve *tls.CertificateVerificationError
+		if errors.As(err, &cve) && len(cve.UnverifiedCertificates) > 0 {
+			// What the server presented, so that it can be checked and trusted.
+			report.TLS = &tlsJSON{Certificates: []certJSON{}}
+			for _, cert := range cve.UnverifiedCertificates {
+				report.TLS.Certificates = append(report.TLS.Certificates, newCertJSON(cert, time.Now()))
+			}
+			if !f.json {
+				fmt.Fprintf(out, "Server:       %s\n", s.addr())
+				printChain(out, cve.UnverifiedCertificates, "NOT TRUSTED: "+cve.Err.Error())
+			}
+		}
 		return err
 	}
+	report.TLS.setTrusted(s)
 	if !f.json {
 		s.warnings(out)
 		printProbe(out, s.events, session, s.opts.Security, total)
@@ -217,14 +269,16 @@ func (r *probeJSON) fill(log *eventLog, session uint64, total time.Duration) {
 	r.Security = c.security.String()
 	if st := c.tls; st != nil {
 		t := &tlsJSON{Version: tls.VersionName(st.Version), Cipher: tls.CipherSuiteName(st.CipherSuite), Certificates: []certJSON{}}
+		now := time.Now()
 		for _, cert := range st.PeerCertificates {
-			t.Certificates = append(t.Certificates, certJSON{
-				Subject: cert.Subject.String(), Issuer: cert.Issuer.String(),
-				NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(),
-				DNSNames: cert.DNSNames, SHA256: certFingerprint(cert),
-			})
+			t.Certificates = append(t.Certificates, newCertJSON(cert, now))
 		}
 		r.TLS = t
+	}
+	if c.refusedByDefault() {
+		for _, h := range plaintextHints {
+			r.Hints = append(r.Hints, flagHint(h))
+		}
 	}
 	caps := c.caps
 	r.ESMTP = caps.ESMTP()
@@ -241,9 +295,17 @@ func printProbe(out io.Writer, log *eventLog, session uint64, asked smtpkit.Secu
 	fmt.Fprintf(out, "Server:       %s\n", c.addr)
 	fmt.Fprintf(out, "Greeting:     %s\n", c.greeting)
 	fmt.Fprintf(out, "Security:     %s (asked for %s)\n", c.security, asked)
+	if c.refusedByDefault() {
+		hints := make([]string, len(plaintextHints))
+		for i, h := range plaintextHints {
+			hints[i] = flagHint(h)
+		}
+		fmt.Fprintf(out, "Note:         the server offers no TLS, so the default --security %s refuses it;\n"+
+			"              reach it with %s\n", commandDefaults.security, strings.Join(hints, ", or "))
+	}
 	if st := c.tls; st != nil {
 		fmt.Fprintf(out, "TLS:          %s, %s\n", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
-		printChain(out, st.PeerCertificates)
+		printChain(out, st.PeerCertificates, "")
 	}
 	caps := c.caps
 	switch limit, ok := caps.Size(); {
@@ -282,16 +344,20 @@ func printProbe(out io.Writer, log *eventLog, session uint64, asked smtpkit.Secu
 	fmt.Fprintf(out, "     %-9s %8.2f ms\n", "total", ms(total))
 }
 
-// printChain prints each certificate the server sent, its own first.
-func printChain(out io.Writer, chain []*x509.Certificate) {
+// printChain prints each certificate the server sent, its own first; a
+// verdict, when not "", follows the count.
+func printChain(out io.Writer, chain []*x509.Certificate, verdict string) {
+	if verdict != "" {
+		verdict = ", " + verdict
+	}
 	switch len(chain) {
 	case 0:
-		fmt.Fprintln(out, "Certificates: none")
+		fmt.Fprintf(out, "Certificates: none%s\n", verdict)
 		return
 	case 1:
-		fmt.Fprintln(out, "Certificates: 1, the server's own")
+		fmt.Fprintf(out, "Certificates: 1, the server's own%s\n", verdict)
 	default:
-		fmt.Fprintf(out, "Certificates: %d, the server's own first\n", len(chain))
+		fmt.Fprintf(out, "Certificates: %d, the server's own first%s\n", len(chain), verdict)
 	}
 	now := time.Now()
 	for i, cert := range chain {
@@ -304,7 +370,7 @@ func printChain(out io.Writer, chain []*x509.Certificate) {
 		case now.Before(cert.NotBefore):
 			validity = " (NOT YET VALID)"
 		default:
-			validity = fmt.Sprintf(" (expires in %d days)", int(cert.NotAfter.Sub(now).Hours()/24))
+			validity = fmt.Sprintf(" (expires in %d days)", daysLeft(cert, now))
 		}
 		fmt.Fprintf(out, "      valid:   %s to %s%s\n", cert.NotBefore.UTC().Format(time.DateOnly),
 			cert.NotAfter.UTC().Format(time.DateOnly), validity)
@@ -312,6 +378,21 @@ func printChain(out io.Writer, chain []*x509.Certificate) {
 			fmt.Fprintf(out, "      names:   %s\n", strings.Join(cert.DNSNames, ", "))
 		}
 		fmt.Fprintf(out, "      SHA-256: %s\n", certFingerprint(cert))
+	}
+}
+
+// refusedByDefault reports whether the session went on in plaintext
+// because the server offers no TLS, which the default security refuses: as
+// SecurityChosen says, or, when the mode asked for never looked, as the
+// capabilities say.
+func (st connState) refusedByDefault() bool {
+	return st.security == smtpkit.SecurityNone && (st.noTLS || !st.caps.StartTLS())
+}
+
+// setTrusted records whether the certificate of a session was verified.
+func (t *tlsJSON) setTrusted(s *session) {
+	if t != nil {
+		t.Trusted = !s.acct.TLSInsecureSkipVerify || len(s.opts.TLS.Fingerprints) > 0
 	}
 }
 

@@ -84,7 +84,7 @@ func TestProbeDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	for _, want := range []string{"Security:     starttls (asked for auto)", "TLS:          TLS 1.3", "SHA-256:", "  PIPELINING", "ehlo", "total"} {
+	for _, want := range []string{"Security:     starttls (asked for tls-auto)", "TLS:          TLS 1.3", "SHA-256:", "  PIPELINING", "ehlo", "total"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -124,7 +124,7 @@ func TestProbeExitCodes(t *testing.T) {
 		{"bad flag", []string{"probe", "--no-such-flag", plain.Addr}, exitUsage},
 		{"silent server", []string{"probe", "-s", "none", "--greeting-timeout", "100ms", silent.Addr}, exitGreeting},
 		{"TLS required, none offered", []string{"probe", "-s", "starttls", plain.Addr}, exitTLS},
-		{"connection refused", []string{"probe", "-s", "none", "127.0.0.1:1"}, exitConnect},
+		{"connection refused", []string{"probe", "-s", "none", "127.0.0.1:1"}, exitRefused},
 		{"not TLS", []string{"probe", "-s", "implicit-tls", plain.Addr}, exitTLS},
 	}
 	for _, tt := range tests {
@@ -196,7 +196,8 @@ func TestProbeTLSFlags(t *testing.T) {
 	}{
 		{"versions", []string{"--ca-file", ca, "--tls-versions", "1.2"}, 0, []string{"TLS:          TLS 1.2,"}},
 		{"ssl3 dropped", []string{"--ca-file", ca, "--tls-versions", "ssl3,TLS1.2"}, 0,
-			[]string{"level=WARN", `dropped="SSL 3.0"`, "TLS:          TLS 1.2,"}},
+			[]string{"smtpkit: warning: TLS versions this runtime (Go's crypto/tls) cannot speak were dropped", `dropped="SSL 3.0"`,
+				"TLS:          TLS 1.2,"}},
 		{"ssl3 strict", []string{"--ca-file", ca, "--tls-versions", "ssl3,1.2", "--tls-strict"}, exitUsage,
 			[]string{`--tls-versions "ssl3,1.2": SSL 3.0 is not supported by this runtime (Go's crypto/tls)`, "(try --tls-strict=false)"}},
 		{"pinned", []string{"--fingerprint", sha256Hex(cert.Raw), "--fingerprint", sha256Hex(smtptest.Certificate().Raw)}, 0,

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -35,8 +37,9 @@ type sendFlags struct {
 	connections int
 	noProgress  bool
 
-	json bool
-	demo bool
+	json       bool
+	demo       bool
+	allowEmpty bool
 }
 
 func newSendCommand() *cobra.Command {
@@ -81,8 +84,17 @@ message as for many (the transcript of -v then goes to standard error):
      "phase": "rcpt", "count": 1, "examples": ["b.eml: bob@example.org"]}]},
    "error": {...}, "exit_code": 3}
 "sent" counts messages the server took for at least one recipient, "ok"
-those it took for all. With --demo, "demo_received" lists what the demo
-server received: {"from", "to", "tls", "data"}.
+those it took for all; "recipients_accepted" counts the recipients of the
+messages sent. A recipient the server never answered (the connection
+failed first) is listed in "unanswered", not among the refusals.
+
+An empty message (an empty file or standard input, or white space alone)
+is refused with exit 65 unless --allow-empty: more often than not it is a
+mistake upstream. The final reply is shown whole, every line of it.
+
+With --demo, "demo_received" lists what the demo server received:
+{"from", "to", "tls", "user", "data"}. The demo server logs the command in
+as ` + demoUser + ` and refuses mail to ` + demoRefused + `.
 
 ` + settingsHelp,
 		Example: `  smtpkit send --server mail.example.com:587 -u me --from me@example.com --to you@example.org message.eml
@@ -102,7 +114,7 @@ server received: {"from", "to", "tls", "data"}.
 		},
 	}
 	fl := cmd.Flags()
-	f.conn.register(fl, defaults{security: smtpkit.SecurityTLSAuto, commandTimeout: smtpkit.DefaultCommandTimeout})
+	f.conn.register(fl)
 	f.auth.register(fl)
 	fl.StringVar(&f.from, "from", "", "the sender, such as me@example.com or \"Me <me@example.com>\" (default: from in the account, else the message's From)")
 	fl.StringArrayVar(&f.to, "to", nil, "a recipient (repeatable, or a comma-separated list)")
@@ -117,8 +129,10 @@ server received: {"from", "to", "tls", "data"}.
 	fl.StringVar(&f.mbox, "mbox", "", "send every message of this mbox file")
 	fl.IntVar(&f.connections, "connections", 4, "with --dir or --mbox: connections used at once")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "with --dir or --mbox: no progress bar, even on a terminal")
+	fl.BoolVar(&f.allowEmpty, "allow-empty", false, "send a message even when it is empty (no header, no body)")
 	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object")
-	fl.BoolVar(&f.demo, "demo", false, "send to an embedded local STARTTLS server and show what it received")
+	fl.BoolVar(&f.demo, "demo", false, "send to an embedded local STARTTLS server, logged in as "+demoUser+
+		", and show what it received (it refuses "+demoRefused+")")
 	return cmd
 }
 
@@ -140,8 +154,11 @@ type messageJSON struct {
 	OK       bool          `json:"ok"`
 	Accepted []string      `json:"accepted"`
 	Refused  []refusalJSON `json:"refused"`
-	Reply    *replyJSON    `json:"reply,omitempty"`
-	Error    *errorJSON    `json:"error,omitempty"`
+	// Unanswered are the recipients the server never replied to: the
+	// connection failed first. They were not refused.
+	Unanswered []string   `json:"unanswered,omitempty"`
+	Reply      *replyJSON `json:"reply,omitempty"`
+	Error      *errorJSON `json:"error,omitempty"`
 
 	err error
 }
@@ -213,6 +230,9 @@ func runSend(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *sen
 		return usageError{errors.New("give --body or --body-file, not both")}
 	case f.connections < 1:
 		return usageError{errors.New("--connections: want 1 or more")}
+	case file != "" && file != "-" && !fl.Changed("server") && looksLikeServer(file) && !exists(file):
+		return usageError{fmt.Errorf("there is no file %q; did you mean --server %s? "+
+			"(send takes the message's FILE as its argument, the server with --server)", file, file)}
 	}
 	if f.demo && !compose && !bulk && file == "" {
 		compose = true
@@ -236,9 +256,9 @@ func runSend(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *sen
 	}
 	var demo *smtptest.Server
 	if f.demo {
-		demo = smtptest.NewServer(smtptest.StartTLS)
+		demo = startDemo()
 		defer demo.Close()
-		src.server, src.noFiles = demo.Addr, true
+		useDemo(src, demo)
 		if compose && !fl.Changed("from") {
 			src.sets = append(src.sets, setting{"from", "from", "Demo Sender <sender@example.com>"})
 		}
@@ -246,7 +266,7 @@ func runSend(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *sen
 			f.to = []string{"Demo Recipient <recipient@example.org>"}
 		}
 		if !f.json {
-			fmt.Fprintf(out, "Demo: an embedded STARTTLS server listens on %s\n\n", demo.Addr)
+			printDemo(out, demo)
 		}
 	}
 	transcriptOut := out
@@ -306,6 +326,9 @@ func runSend(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *sen
 		msg = m
 	case file == "" || file == "-":
 		br := bufio.NewReader(stdin)
+		if !f.allowEmpty && blank(br) {
+			return errEmpty("standard input")
+		}
 		h, err := readHeader(br)
 		if err != nil {
 			return fmt.Errorf("standard input: %w", err)
@@ -318,6 +341,15 @@ func runSend(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *sen
 		msg.r = io.MultiReader(bytes.NewReader(h.Bytes()), br)
 	default:
 		open := func() (io.ReadCloser, error) { return os.Open(file) }
+		if !f.allowEmpty {
+			if r, err := os.Open(file); err == nil {
+				empty := blank(bufio.NewReader(r))
+				r.Close()
+				if empty {
+					return errEmpty(file)
+				}
+			}
+		}
 		msg = fileMessage(file, rule, open)
 		if msg.err != nil {
 			return msg.err
@@ -352,19 +384,79 @@ func runSend(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *sen
 	return nil
 }
 
-// record keeps what the server did with the message.
+// looksLikeServer reports whether s reads as HOST:PORT, an IP address or a
+// host name of three labels or more (mail.example.com), rather than as a
+// file name such as message.eml.
+func looksLikeServer(s string) bool {
+	if strings.ContainsAny(s, `/\`) {
+		return false
+	}
+	if host, port, err := net.SplitHostPort(s); err == nil {
+		_, perr := strconv.ParseUint(port, 10, 16)
+		return host != "" && perr == nil
+	}
+	if s == "localhost" || net.ParseIP(s) != nil {
+		return true
+	}
+	labels := strings.Split(s, ".")
+	for _, l := range labels {
+		if l == "" || strings.Trim(l, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
+			return false
+		}
+	}
+	return len(labels) >= 3
+}
+
+// blank reports whether what br holds is empty or white space alone,
+// looking no further than one buffer and consuming nothing.
+func blank(br *bufio.Reader) bool {
+	b, err := br.Peek(br.Size())
+	return errors.Is(err, io.EOF) && len(bytes.TrimSpace(b)) == 0
+}
+
+// emptyMessage reports whether a message of --dir or --mbox is empty or
+// white space alone; it reads a small message and rewinds it.
+func emptyMessage(m *message) bool {
+	rs, ok := m.r.(io.ReadSeeker)
+	if !ok || m.env.Size > 4096 {
+		return false
+	}
+	empty := blank(bufio.NewReader(rs))
+	rs.Seek(0, io.SeekStart)
+	return empty
+}
+
+// errEmpty refuses an empty message: an empty file or standard input is
+// more often a mistake (a redirection, a failed command) than a wish.
+func errEmpty(source string) error {
+	return messageError{fmt.Errorf("%s: the message is empty: nothing was sent (give --allow-empty to send it anyway)", source)}
+}
+
+// record keeps what the server said of the message: a recipient is
+// accepted or refused by its reply, and one without a reply (the
+// connection failed first) is neither.
 func (m *messageJSON) record(res *smtpkit.Result, err error) {
 	m.err = err
 	m.Error = newErrorJSON(err)
 	if res != nil {
-		m.Accepted = append(m.Accepted, res.Accepted()...)
-		for _, r := range res.Refused() {
-			m.Refused = append(m.Refused, refusalJSON{Address: r.Address, Code: r.Reply.Code,
-				Enhanced: enhanced(r.Reply.Enhanced), Text: r.Reply.Text()})
+		for i, r := range res.Recipients {
+			addr := r.Address
+			if addr == "" && i < len(m.To) {
+				addr = m.To[i] // the results are in the envelope's order
+			}
+			switch {
+			case r.Reply.Code == 0:
+				m.Unanswered = append(m.Unanswered, addr)
+			case r.Accepted():
+				m.Accepted = append(m.Accepted, addr)
+			default:
+				m.Refused = append(m.Refused, refusalJSON{Address: addr, Code: r.Reply.Code,
+					Enhanced: enhanced(r.Reply.Enhanced), Text: r.Reply.Text()})
+			}
 		}
 		m.Reply = newReplyJSON(res.Reply)
 	}
-	m.OK = err == nil && len(m.Refused) == 0
+	m.OK = err == nil && len(m.Refused) == 0 && len(m.Unanswered) == 0
 }
 
 // summarize counts the results and groups the refusals by reply.
@@ -386,16 +478,18 @@ func summarize(msgs []*messageJSON) summaryJSON {
 	for _, m := range msgs {
 		if m.err == nil {
 			s.Sent++
+			// Recipients a failed message's RCPT got past were not sent
+			// anything: only a message the server took counts them.
+			s.RecipientsAccepted += len(m.Accepted)
 		} else {
 			s.Failed++
 		}
-		s.RecipientsAccepted += len(m.Accepted)
 		s.RecipientsRefused += len(m.Refused)
 		for _, r := range m.Refused {
 			add(replyLine(r.Code, r.Enhanced, r.Text), string(smtpkit.PhaseRcpt), m.Source+": "+r.Address)
 		}
 		if m.err != nil && !(errors.Is(m.err, smtpkit.ErrAllRecipientsRefused) && len(m.Refused) > 0) {
-			reply, phase := m.err.Error(), ""
+			reply, phase := describe(m.err), ""
 			var e *smtpkit.Error
 			if errors.As(m.err, &e) {
 				phase = string(e.Phase)
@@ -410,16 +504,32 @@ func summarize(msgs []*messageJSON) summaryJSON {
 	return s
 }
 
-// replyLine formats a reply on one line, such as "550 5.1.1 no such user".
+// replyLine formats a reply on one line, such as "550 5.1.1 no such
+// user", the lines of a longer one joined by " / ".
 func replyLine(code int, enhanced, text string) string {
 	parts := []string{fmt.Sprint(code)}
 	if enhanced != "" {
 		parts = append(parts, enhanced)
 	}
-	if line, _, _ := strings.Cut(text, "\n"); line != "" {
-		parts = append(parts, line)
+	if text != "" {
+		parts = append(parts, strings.ReplaceAll(text, "\n", " / "))
 	}
 	return strings.Join(parts, " ")
+}
+
+// replyLines formats a reply as the server sent it, a line each: "250-2.0.0
+// OK", "250 2.0.0 queued as 1AbC".
+func replyLines(r *replyJSON) []string {
+	lines := strings.Split(r.Text, "\n")
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		sep := "-"
+		if i == len(lines)-1 {
+			sep = " "
+		}
+		out[i] = fmt.Sprint(r.Code) + sep + strings.TrimSpace(r.Enhanced+" "+l)
+	}
+	return out
 }
 
 // printSent prints the outcome of sending one message.
@@ -432,8 +542,17 @@ func printSent(out io.Writer, m *messageJSON, c connState) {
 	for _, r := range m.Refused {
 		fmt.Fprintf(out, "Refused:      %s: %s\n", r.Address, replyLine(r.Code, r.Enhanced, r.Text))
 	}
+	if len(m.Unanswered) > 0 {
+		fmt.Fprintf(out, "Unanswered:   %s\n", strings.Join(m.Unanswered, ", "))
+	}
 	if m.Reply != nil {
-		fmt.Fprintf(out, "Reply:        %s\n", replyLine(m.Reply.Code, m.Reply.Enhanced, m.Reply.Text))
+		for i, l := range replyLines(m.Reply) {
+			label := "Reply:"
+			if i > 0 {
+				label = ""
+			}
+			fmt.Fprintf(out, "%-14s%s\n", label, l)
+		}
 	}
 }
 
@@ -493,6 +612,9 @@ func sendBulk(ctx context.Context, out, errOut io.Writer, f *sendFlags, s *sessi
 			mj.To = []string{}
 		}
 		result.Messages = append(result.Messages, mj)
+		if m.err == nil && !f.allowEmpty && emptyMessage(m) {
+			m.err = errEmpty(m.source)
+		}
 		if m.err != nil {
 			mj.record(nil, m.err)
 			if bar != nil {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,10 +62,24 @@ type sources struct {
 // and value as config.Account.Set takes them.
 type setting struct{ flag, key, value string }
 
-// defaults are a command's defaults for what no layer sets.
+// defaults are the defaults for what no layer sets.
 type defaults struct {
 	security       smtpkit.Security
 	commandTimeout time.Duration
+}
+
+// commandDefaults are the defaults of every command: the library's, so that
+// probe, check, send and sendmail reach a server the same way.
+var commandDefaults = defaults{security: smtpkit.SecurityTLSAuto, commandTimeout: smtpkit.DefaultCommandTimeout}
+
+// flagSet reports whether a flag of the command line set the key.
+func (s *sources) flagSet(key string) bool {
+	for _, st := range s.sets {
+		if st.key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // names reports whether the command line names a server.
@@ -126,6 +141,11 @@ func (s *sources) fileAccount() (*config.File, *config.Account, error) {
 	if err != nil {
 		return nil, nil, configError{err}
 	}
+	// Warn about what this run uses: the account chosen and the file as a
+	// whole, not the accounts left aside (cron mails whatever is printed).
+	file.Warnings = slices.DeleteFunc(file.Warnings, func(w config.Warning) bool {
+		return w.Account != "" && w.Account != acct.Name
+	})
 	return file, acct, nil
 }
 
