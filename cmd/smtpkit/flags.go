@@ -64,11 +64,11 @@ func (f *connFlags) register(fl *pflag.FlagSet) {
 	fl.IntVar(&f.port, "port", 0, "the server's port (default: 465 for implicit-tls, 587 otherwise)")
 	fl.StringVarP(&f.security, "security", "s", d.security.String(),
 		"tls-auto, auto, implicit-tls, starttls, starttls-if-offered or none")
-	fl.DurationVar(&f.connectTimeout, "connect-timeout", smtpkit.DefaultConnectTimeout, "limit for the TCP connection")
-	fl.DurationVar(&f.greetingTimeout, "greeting-timeout", smtpkit.DefaultGreetingTimeout, "limit for the 220 greeting")
-	fl.DurationVar(&f.commandTimeout, "command-timeout", d.commandTimeout, "limit for each reply")
-	fl.DurationVar(&f.dataTimeout, "data-timeout", smtpkit.DefaultDataTimeout, "limit for the reply after the message data")
-	fl.DurationVar(&f.timeout, "timeout", 0, "limit for the whole operation (0: none beyond the others)")
+	timeoutVar(fl, &f.connectTimeout, "connect-timeout", smtpkit.DefaultConnectTimeout, "limit for the TCP connection")
+	timeoutVar(fl, &f.greetingTimeout, "greeting-timeout", smtpkit.DefaultGreetingTimeout, "limit for the 220 greeting")
+	timeoutVar(fl, &f.commandTimeout, "command-timeout", d.commandTimeout, "limit for each reply")
+	timeoutVar(fl, &f.dataTimeout, "data-timeout", smtpkit.DefaultDataTimeout, "limit for the reply after the message data")
+	timeoutVar(fl, &f.timeout, "timeout", 0, "limit for the whole operation (0: none beyond the others)")
 	fl.StringVar(&f.localName, "ehlo", "", "name to send with EHLO (default: the local address literal)")
 	fl.StringVar(&f.caFile, "ca-file", "", "PEM file of CA certificates to trust instead of the system roots")
 	fl.StringVar(&f.serverName, "tls-server-name", "", "name to verify the certificate against (default: the host)")
@@ -87,6 +87,27 @@ func (f *connFlags) register(fl *pflag.FlagSet) {
 	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false,
 		"DANGEROUS: do not verify the server's certificate at all, so anyone on the path can read and change "+
 			"the session; for tests only")
+}
+
+// timeoutVar adds a time-limit flag read by smtpkit.ParseTimeout, the
+// parser of every time limit: "30s", "2m", or seconds as "30".
+func timeoutVar(fl *pflag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	fl.Var((*timeoutValue)(p), name, usage+` (such as 30s, 2m, or 30 for seconds)`)
+}
+
+// timeoutValue is a time limit as a flag.
+type timeoutValue time.Duration
+
+func (v *timeoutValue) String() string { return time.Duration(*v).String() }
+func (v *timeoutValue) Type() string   { return "duration" }
+func (v *timeoutValue) Set(s string) error {
+	d, err := smtpkit.ParseTimeout(s)
+	if err != nil {
+		return err
+	}
+	*v = timeoutValue(d)
+	return nil
 }
 
 func (f *connFlags) changed(name string) bool { return f.fs != nil && f.fs.Changed(name) }

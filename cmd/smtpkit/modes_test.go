@@ -76,3 +76,15 @@ func TestModesTLSStaysRequired(t *testing.T) {
 		t.Errorf("probe after STARTTLS was stripped: exit %d, want %d (TLS):\n%s", code, exitTLS, out)
 	}
 }
+
+// TestTimeoutFlagsUseTheLibraryParser: a time limit is spelt as the
+// library, config files and URLs spell it: "30" is thirty seconds.
+func TestTimeoutFlagsUseTheLibraryParser(t *testing.T) {
+	if out, code := run(t, "probe", "--demo", "--command-timeout", "30", "--greeting-timeout", "10s"); code != 0 {
+		t.Errorf("--command-timeout 30: exit %d:\n%s", code, out)
+	}
+	out, code := run(t, "probe", "--demo", "--timeout", "30 sec")
+	if code != exitUsage || !strings.Contains(out, "is not a duration") {
+		t.Errorf("--timeout \"30 sec\": exit %d, want %d:\n%s", code, exitUsage, out)
+	}
+}
