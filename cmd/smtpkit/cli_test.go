@@ -593,3 +593,28 @@ func TestBinaryHelpAndCompletion(t *testing.T) {
 		t.Errorf("sendmail --help: %s", r)
 	}
 }
+
+// TestAddressesCheckedAlikeEverywhere: an address with CR LF is refused
+// from every source, before anything is sent: a sendmail argument and
+// --to with the usage code, a header of sendmail -t as bad data.
+func TestAddressesCheckedAlikeEverywhere(t *testing.T) {
+	srv := plainServer(t)
+	home := t.TempDir()
+	msmtprc(t, home, srv.Addr)
+	bad := "bob@example.org\r\nRCPT TO:<eve@example.org>"
+	r := execBin(t, execOpts{name: "sendmail", home: home, stdin: "Subject: x\n\nhi\n"}, bad)
+	if r.code != exUsage || !strings.Contains(r.stderr, "not allowed in an address") {
+		t.Errorf("sendmail ARG with CR LF: exit %d, want %d:\n%s", r.code, exUsage, r)
+	}
+	r = execBin(t, execOpts{home: home, stdin: "hi\n"}, "send", "--from", "a@example.com", "--to", bad)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "not allowed in an address") {
+		t.Errorf("send --to with CR LF: exit %d, want %d:\n%s", r.code, exitUsage, r)
+	}
+	r = execBin(t, execOpts{name: "sendmail", home: home, stdin: "To: bob@example.org\n\teve@example.org, <x\n\nhi\n"}, "-t")
+	if r.code != exDataErr {
+		t.Errorf("sendmail -t with a broken To: exit %d, want %d:\n%s", r.code, exDataErr, r)
+	}
+	if n := len(srv.Messages()); n != 0 {
+		t.Errorf("%d messages sent, want none", n)
+	}
+}
