@@ -141,7 +141,11 @@ func (t *target) autoTLSFirst(ctx context.Context) (*Client, error) {
 	if err == nil || !errors.As(err, new(tls.RecordHeaderError)) {
 		return c, err
 	}
-	return t.dialPlainFirst(ctx, t.plainPolicy(), "plaintext")
+	if c, err = t.open(ctx, "plaintext"); err != nil {
+		return nil, err
+	}
+	c.chosen(SecurityNone, ReasonPlaintextAnswer, 0)
+	return t.plainSession(ctx, c, t.plainPolicy())
 }
 
 // autoGreetingFirst waits for a plaintext greeting and races implicit TLS

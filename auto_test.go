@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,10 +18,16 @@ import (
 func TestAutoOnPort465AgainstPlaintextServer(t *testing.T) {
 	srv := smtptest.NewServer(smtptest.StartTLS)
 	defer srv.Close()
+	var reasons []smtpkit.Reason
 	c, err := smtpkit.Dial(testContext(t), "127.0.0.1:465", &smtpkit.Options{
 		Security:  smtpkit.SecurityAuto,
 		Dialer:    portDialer{real: srv.Addr},
 		TLSConfig: smtptest.ClientTLSConfig(),
+		Trace: func(e smtpkit.Event) {
+			if e, ok := e.(smtpkit.SecurityChosen); ok {
+				reasons = append(reasons, e.Reason)
+			}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +38,9 @@ func TestAutoOnPort465AgainstPlaintextServer(t *testing.T) {
 	}
 	if n := srv.Connections(); n != 2 {
 		t.Errorf("%d connections, want 2: implicit TLS first, then plaintext", n)
+	}
+	if want := []smtpkit.Reason{smtpkit.ReasonPlaintextAnswer, smtpkit.ReasonStartTLSOffered}; !slices.Equal(reasons, want) {
+		t.Errorf("SecurityChosen reasons %v, want %v", reasons, want)
 	}
 }
 
