@@ -3,12 +3,21 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 func TestChunkingFilter(t *testing.T) {
 	ehlo := "250-sink.localhost Hello localhost\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-CHUNKING\r\n250 SIZE 100\r\n"
@@ -120,11 +129,11 @@ func clientByKey(t testing.TB, key string) client {
 
 // The round trips counted for clients whose behaviour is known.
 func TestRoundTripsPerMessage(t *testing.T) {
-	s, err := startSink()
+	ss, err := startSinks()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer ss.Close()
 	msg := smallMessage(messageSize)
 	for _, tt := range []struct {
 		key  string
@@ -138,7 +147,7 @@ func TestRoundTripsPerMessage(t *testing.T) {
 		{"gomail-lean", 4}, // MAIL, RCPT, DATA, data
 	} {
 		t.Run(tt.key, func(t *testing.T) {
-			r, err := runCell(context.Background(), s, clientByKey(t, tt.key), 0, 20, msg)
+			r, err := runCell(context.Background(), ss, clientByKey(t, tt.key), 0, false, 20, msg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,7 +157,7 @@ func TestRoundTripsPerMessage(t *testing.T) {
 		})
 	}
 	t.Run("smtpkit-batch", func(t *testing.T) {
-		r, err := runCell(context.Background(), s, clientByKey(t, "smtpkit-batch"), 0, 100, msg)
+		r, err := runCell(context.Background(), ss, clientByKey(t, "smtpkit-batch"), 0, false, 100, msg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,6 +165,165 @@ func TestRoundTripsPerMessage(t *testing.T) {
 			t.Errorf("%.2f round trips per message, want fewer than one", got)
 		}
 	})
+	// Without CHUNKING a batch waits once per message, for the 354 that
+	// lets its data go; the data, its final dot and the next envelope
+	// share a round trip.
+	t.Run("smtpkit-batch-pipelining", func(t *testing.T) {
+		r, err := runCell(context.Background(), ss, clientByKey(t, "smtpkit-batch-pipelining"), 0, false, 100, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.roundsPerMsg(); got > 1.1 {
+			t.Errorf("%.2f round trips per message, want at most 1.1", got)
+		}
+		t.Logf("%.2f round trips, %.2f writes, %.2f reads per message", r.roundsPerMsg(), r.writesPerMsg(), r.readsPerMsg())
+	})
+}
+
+// The write calls counted on the client's side of a direct connection.
+func TestWritesPerMessage(t *testing.T) {
+	ss, err := startSinks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	msg := smallMessage(messageSize)
+	ctx := context.Background()
+	// net/smtp flushes each command and the data with its dot: four
+	// writes, whatever the timing; this checks the counting itself.
+	t.Run("netsmtp", func(t *testing.T) {
+		r, err := runCell(ctx, ss, clientByKey(t, "netsmtp"), 0, true, 20, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.writesPerMsg(); got != 4 {
+			t.Errorf("%.2f writes per message, want 4", got)
+		}
+		if got := r.io.WriteBytes; got < int64(20*len(msg)) {
+			t.Errorf("%d bytes written for 20 messages of %d bytes", got, len(msg))
+		}
+	})
+	// A batch coalesces many messages' commands and data into each write.
+	for _, direct := range []bool{true, false} {
+		t.Run(fmt.Sprintf("smtpkit-batch/direct=%v", direct), func(t *testing.T) {
+			r, err := runCell(ctx, ss, clientByKey(t, "smtpkit-batch"), 0, direct, 100, msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.writesPerMsg(); got > 0.5 {
+				t.Errorf("%.2f writes per message, want at most 0.5", got)
+			}
+			t.Logf("%.2f writes, %.2f reads per message", r.writesPerMsg(), r.readsPerMsg())
+		})
+	}
+	// A direct connection to the sink that strips CHUNKING gets the DATA
+	// path, as through the relay.
+	t.Run("smtpkit-pipelining/direct", func(t *testing.T) {
+		r, err := runCell(ctx, ss, clientByKey(t, "smtpkit-pipelining"), 0, true, 20, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// MAIL+RCPT+DATA in one write, then the data: at least two.
+		if got := r.writesPerMsg(); got < 2 {
+			t.Errorf("%.2f writes per message, want at least 2 (no BDAT)", got)
+		}
+	})
+}
+
+func TestStrippingSinkHidesChunking(t *testing.T) {
+	s, err := startSink(sinkConfig{stripChunking: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	readReply := func() []string {
+		var lines []string
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, l)
+			if len(l) > 3 && l[3] == ' ' {
+				return lines
+			}
+		}
+	}
+	readReply()
+	io.WriteString(c, "EHLO localhost\r\n")
+	ehlo := readReply()
+	var sawPipelining bool
+	for _, l := range ehlo {
+		if isChunkingLine([]byte(l)) {
+			t.Errorf("EHLO reply has %q", l)
+		}
+		sawPipelining = sawPipelining || strings.Contains(l, "PIPELINING")
+	}
+	if !sawPipelining {
+		t.Errorf("EHLO reply has no PIPELINING: %q", ehlo)
+	}
+	io.WriteString(c, "QUIT\r\n")
+	readReply()
+}
+
+// The resumption rows resume every measured connection, as smtpkit's
+// TLSDone events say, and the rows that turn it off resume none.
+func TestReconnectResumes(t *testing.T) {
+	cert, err := newSinkCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scfg, err := cert.serverConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := startSink(sinkConfig{tls: scfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 5
+	for _, tt := range []struct {
+		key     string
+		resumed int
+		version uint16
+	}{
+		{"smtpkit", n, tls.VersionTLS13},
+		{"smtpkit-noresume", 0, tls.VersionTLS13},
+		{"smtpkit-tls12", n, tls.VersionTLS12},
+		{"smtpkit-tls12-noresume", 0, tls.VersionTLS12},
+		{"netsmtp", 0, tls.VersionTLS13},
+		{"netsmtp-cache", n, tls.VersionTLS13},
+		{"gosmtp", 0, tls.VersionTLS13},
+		{"gomail", 0, tls.VersionTLS13},
+	} {
+		t.Run(tt.key, func(t *testing.T) {
+			i := slices.IndexFunc(reconnectClients, func(c reconnectClient) bool { return c.key == tt.key })
+			if i < 0 {
+				t.Fatalf("no reconnect client %q", tt.key)
+			}
+			r, err := runReconnect(context.Background(), reconnectClients[i], s.Addr, cert, n, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.resumed != tt.resumed {
+				t.Errorf("%d of %d connections resumed, want %d", r.resumed, n, tt.resumed)
+			}
+			if r.versions[tt.version] != n {
+				t.Errorf("versions %v, want %s for all %d", r.versions, tls.VersionName(tt.version), n)
+			}
+			// Every connection wrote something and read something.
+			if r.io.Writes < n || r.io.Reads < n {
+				t.Errorf("%d writes and %d reads for %d connections", r.io.Writes, r.io.Reads, n)
+			}
+		})
+	}
 }
 
 func TestBigMessageReader(t *testing.T) {
@@ -184,36 +352,64 @@ func (o iotestOneByte) Read(p []byte) (int, error) {
 	return o.r.Read(p[:1])
 }
 
-// BenchmarkSend measures each client at 0 RTT through the relay:
-// go test -bench . -benchtime 2000x
+// BenchmarkSend measures each client at 0 RTT through the relay and
+// straight to the sink: go test -bench . -benchtime 2000x
 func BenchmarkSend(b *testing.B) {
-	s, err := startSink()
+	ss, err := startSinks()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ss.Close()
+	msg := smallMessage(messageSize)
+	for _, direct := range []bool{false, true} {
+		for _, c := range clients {
+			name := c.key + "/relay"
+			if direct {
+				name = c.key + "/direct"
+			}
+			b.Run(name, func(b *testing.B) {
+				b.SetBytes(int64(len(msg)))
+				r, err := runCell(context.Background(), ss, c, 0, direct, b.N, msg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(r.elapsed.Seconds()*1e9/float64(b.N), "ns/op")
+				if !direct {
+					b.ReportMetric(r.roundsPerMsg(), "roundtrips/msg")
+				}
+				b.ReportMetric(r.writesPerMsg(), "writes/msg")
+				b.ReportMetric(r.readsPerMsg(), "reads/msg")
+			})
+		}
+	}
+}
+
+// BenchmarkReconnect measures each reconnect row against a TLS sink in
+// this process: go test -run NONE -bench Reconnect -benchtime 200x
+func BenchmarkReconnect(b *testing.B) {
+	cert, err := newSinkCert()
+	if err != nil {
+		b.Fatal(err)
+	}
+	scfg, err := cert.serverConfig()
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := startSink(sinkConfig{tls: scfg})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	msg := smallMessage(messageSize)
-	for _, c := range clients {
-		b.Run(c.key, func(b *testing.B) {
-			r, err := newRelay(s.Addr, 0, c.pipeliningOnly)
+	for _, rc := range reconnectClients {
+		b.Run(rc.key, func(b *testing.B) {
+			r, err := runReconnect(context.Background(), rc, s.Addr, cert, b.N, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer r.Close()
-			ctx := context.Background()
-			sess, err := c.dial(ctx, r.Addr(), msg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer sess.close(ctx)
-			st0 := r.Stats()
-			b.SetBytes(int64(len(msg)))
-			b.ResetTimer()
-			if err := sess.send(ctx, b.N); err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(r.Stats().sub(st0).Rounds)/float64(b.N), "roundtrips/msg")
+			b.ReportMetric(r.elapsed.Seconds()*1e9/float64(b.N), "ns/op")
+			b.ReportMetric(float64(r.resumed)/float64(b.N), "resumed/conn")
+			b.ReportMetric(float64(r.io.Writes)/float64(b.N), "writes/conn")
+			b.ReportMetric(float64(r.io.Reads)/float64(b.N), "reads/conn")
 		})
 	}
 }

@@ -109,12 +109,12 @@ type sinkChild struct {
 	stopped bool
 }
 
-func startSinkChild() (*sinkChild, error) {
+func startSinkChild(args ...string) (*sinkChild, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "-mode=sink")
+	cmd := exec.Command(exe, append([]string{"-mode=sink"}, args...)...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -140,6 +140,21 @@ func startSinkChild() (*sinkChild, error) {
 	}
 	s.addr = addr
 	return s, nil
+}
+
+// cpu returns the CPU time the child has used so far.
+func (s *sinkChild) cpu() (time.Duration, error) {
+	if _, err := io.WriteString(s.stdin, "cpu\n"); err != nil {
+		return 0, err
+	}
+	if !s.out.Scan() {
+		return 0, errors.New("the sink process did not say its CPU time")
+	}
+	var ns int64
+	if _, err := fmt.Sscanf(s.out.Text(), "cpu %d", &ns); err != nil || ns < 0 {
+		return 0, fmt.Errorf("the sink process said %q", s.out.Text())
+	}
+	return time.Duration(ns), nil
 }
 
 // stop closes the child's standard input and returns what it received.

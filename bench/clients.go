@@ -27,15 +27,19 @@ type session interface {
 type client struct {
 	key   string // the name -clients takes
 	label string // the name in the table
-	// pipeliningOnly has the relay remove CHUNKING from the EHLO reply.
+	// pipeliningOnly has the relay (or, on a direct connection, the sink)
+	// remove CHUNKING from the EHLO reply.
 	pipeliningOnly bool
-	dial           func(ctx context.Context, addr string, msg []byte) (session, error)
+	// dial connects to addr through d, whose counts are the row's write
+	// and read calls.
+	dial func(ctx context.Context, d *countingDialer, addr string, msg []byte) (session, error)
 }
 
 var clients = []client{
 	{key: "smtpkit", label: "smtpkit Send", dial: dialSmtpkit(false)},
 	{key: "smtpkit-pipelining", label: "smtpkit Send, PIPELINING only", pipeliningOnly: true, dial: dialSmtpkit(false)},
 	{key: "smtpkit-batch", label: "smtpkit SendBatch", dial: dialSmtpkit(true)},
+	{key: "smtpkit-batch-pipelining", label: "smtpkit SendBatch, PIPELINING only", pipeliningOnly: true, dial: dialSmtpkit(true)},
 	{key: "netsmtp", label: "net/smtp", dial: dialNetSMTP},
 	{key: "gosmtp", label: "emersion/go-smtp", dial: dialGoSMTP},
 	{key: "gomail", label: "wneessen/go-mail", dial: dialGoMail(false)},
@@ -52,9 +56,9 @@ type smtpkitSession struct {
 	batch bool
 }
 
-func dialSmtpkit(batch bool) func(context.Context, string, []byte) (session, error) {
-	return func(ctx context.Context, addr string, msg []byte) (session, error) {
-		c, err := smtpkit.Dial(ctx, addr, &smtpkit.Options{Security: smtpkit.SecurityNone, LocalName: "localhost"})
+func dialSmtpkit(batch bool) func(context.Context, *countingDialer, string, []byte) (session, error) {
+	return func(ctx context.Context, d *countingDialer, addr string, msg []byte) (session, error) {
+		c, err := smtpkit.Dial(ctx, addr, &smtpkit.Options{Security: smtpkit.SecurityNone, LocalName: "localhost", Dialer: d})
 		if err != nil {
 			return nil, err
 		}
@@ -95,8 +99,7 @@ type netSMTPSession struct {
 	msg []byte
 }
 
-func dialNetSMTP(ctx context.Context, addr string, msg []byte) (session, error) {
-	var d net.Dialer
+func dialNetSMTP(ctx context.Context, d *countingDialer, addr string, msg []byte) (session, error) {
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
@@ -149,8 +152,7 @@ type goSMTPSession struct {
 	msg []byte
 }
 
-func dialGoSMTP(ctx context.Context, addr string, msg []byte) (session, error) {
-	var d net.Dialer
+func dialGoSMTP(ctx context.Context, d *countingDialer, addr string, msg []byte) (session, error) {
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
@@ -184,8 +186,8 @@ type goMailSession struct {
 	m *mail.Msg
 }
 
-func dialGoMail(lean bool) func(context.Context, string, []byte) (session, error) {
-	return func(ctx context.Context, addr string, msg []byte) (session, error) {
+func dialGoMail(lean bool) func(context.Context, *countingDialer, string, []byte) (session, error) {
+	return func(ctx context.Context, d *countingDialer, addr string, msg []byte) (session, error) {
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
 			return nil, err
@@ -199,6 +201,7 @@ func dialGoMail(lean bool) func(context.Context, string, []byte) (session, error
 			mail.WithTLSPolicy(mail.NoTLS),
 			mail.WithHELO("localhost"),
 			mail.WithTimeout(time.Minute),
+			mail.WithDialContextFunc(d.DialContext),
 		}
 		if lean {
 			opts = append(opts, mail.WithoutNoop(), mail.WithoutRset())
