@@ -271,6 +271,7 @@ func (p *pipe) queue(tx *transaction, reset bool) error {
 			return err
 		}
 	}
+	tx.startChunks()
 	for {
 		data, last, err := tx.chunks.next()
 		if err != nil {

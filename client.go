@@ -36,6 +36,11 @@ type Client struct {
 	replies   int      // replies read so far, to tell whether a failure came before any answer
 	lines     []string // the lines of the reply being read, for ReplyRead; only when tracing
 	authMech  string
+
+	// Buffers that every message of the connection uses in turn.
+	chunks  chunker
+	dw      *wire.DataWriter
+	readBuf []byte
 }
 
 func (t *target) newClient(nc net.Conn, id uint64) *Client {
@@ -334,14 +339,19 @@ func bounded(ctx context.Context, nc net.Conn, limit time.Duration, f func() err
 		deadline = ctxDeadline
 	}
 	nc.SetDeadline(deadline)
-	interrupted := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		nc.SetDeadline(aLongTimeAgo)
-		close(interrupted)
-	})
-	err := f()
-	if !stop() {
-		<-interrupted
+	var err error
+	if ctx.Done() == nil {
+		err = f() // a context that can never end: nothing to watch
+	} else {
+		interrupted := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			nc.SetDeadline(aLongTimeAgo)
+			close(interrupted)
+		})
+		err = f()
+		if !stop() {
+			<-interrupted
+		}
 	}
 	if err == nil {
 		return nil

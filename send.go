@@ -81,7 +81,7 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (_ *Res
 		tx.done(err)
 	}()
 	switch {
-	case tx.chunks != nil && c.caps.Pipelining():
+	case tx.chunked && c.caps.Pipelining():
 		p := &pipe{c: c, ctx: ctx}
 		p.queue(tx, false)
 		p.drain()
@@ -113,11 +113,8 @@ func (c *Client) newTransaction(ctx context.Context, env *Envelope, msg io.Reade
 	if err != nil {
 		return nil, &Error{Phase: PhaseMail, Addr: c.t.addr, Err: err}
 	}
-	tx := &transaction{c: c, ctx: ctx, env: env, mail: mail, rcpts: rcpts, msg: msg,
-		result: &Result{Recipients: make([]RecipientResult, len(env.To))}}
-	if c.caps.Chunking() {
-		tx.chunks = newChunker(msg, env.Body != BodyBinaryMIME, size)
-	}
+	tx := &transaction{c: c, ctx: ctx, env: env, mail: mail, rcpts: rcpts, msg: msg, size: size,
+		chunked: c.caps.Chunking(), result: &Result{Recipients: make([]RecipientResult, len(env.To))}}
 	return tx, nil
 }
 
@@ -132,7 +129,9 @@ type transaction struct {
 	mail    []string
 	rcpts   [][]string
 	msg     io.Reader
-	chunks  *chunker // nil: DATA
+	size    int64    // the message's size when known, else 0
+	chunked bool     // BDAT rather than DATA
+	chunks  *chunker // the Client's, from when the first chunk is cut
 	result  *Result
 	err     error // in a pipe: the transaction's failure, once known
 	ended   bool  // the reply to the end of the data was read
@@ -246,7 +245,7 @@ func (tx *transaction) stepwise() error {
 	if err := tx.allRefused(); err != nil {
 		return err
 	}
-	if tx.chunks != nil {
+	if tx.chunked {
 		return tx.bdat()
 	}
 	if err := tx.write("DATA"); err != nil {
@@ -353,10 +352,10 @@ func (tx *transaction) writeContent() error {
 	var n int64
 	var readErr error
 	err := tx.c.write(tx.ctx, PhaseData, limit, func() error {
-		dw := wire.NewDataWriter(&freshDeadline{ctx: tx.ctx, nc: tx.c.nc, limit: limit, w: tx.c.wire})
+		dw := tx.c.dataWriter(&freshDeadline{ctx: tx.ctx, nc: tx.c.nc, limit: limit, w: tx.c.wire})
 		// Read in pieces (hiding any WriterTo), so memory stays one buffer
 		// and each write gets its own deadline.
-		buf := make([]byte, 32<<10)
+		buf := tx.c.readBuffer()
 		for {
 			k, err := tx.msg.Read(buf)
 			if k > 0 {
@@ -458,6 +457,7 @@ func (tx *transaction) final(r *Reply) error {
 // bdat sends the message as BDAT chunks, one at a time, each awaiting its
 // reply: for servers with CHUNKING but not PIPELINING.
 func (tx *transaction) bdat() error {
+	tx.startChunks()
 	for {
 		data, last, err := tx.chunks.next()
 		if err != nil {
@@ -511,25 +511,53 @@ func (c *Client) chunk(ctx context.Context, data []byte, last bool, args []strin
 // chunker cuts a message into BDAT chunks, normalising line endings unless
 // the body is binary.
 type chunker struct {
-	src  io.Reader
-	buf  bytes.Buffer
-	norm *wire.DataWriter // nil for BINARYMIME
-	read []byte
-	eof  bool
+	src       io.Reader
+	buf       bytes.Buffer
+	norm      *wire.DataWriter
+	normalise bool // false for BINARYMIME
+	read      []byte
+	eof       bool
 }
 
-// newChunker reads src through a buffer fitted to sizeHint, the expected
-// size, so a small message costs a small buffer.
-func newChunker(src io.Reader, normalise bool, sizeHint int64) *chunker {
-	n := int64(32 << 10)
-	if sizeHint > 0 && sizeHint < n {
-		n = max(sizeHint+1, 512) // +1: room to see EOF in the same read
-	}
-	k := &chunker{src: src, read: make([]byte, n)}
-	if normalise {
+// startChunks readies the Client's chunker for this message: one set of
+// buffers serves every message of a connection, one after another.
+func (tx *transaction) startChunks() {
+	k := &tx.c.chunks
+	k.src, k.eof = tx.msg, false
+	k.buf.Reset()
+	k.normalise = tx.env.Body != BodyBinaryMIME
+	if k.norm == nil {
 		k.norm = wire.NewNormalizer(&k.buf)
 	}
-	return k
+	k.norm.Reset(&k.buf)
+	// A buffer fitted to the expected size, so a small message costs a
+	// small buffer; +1: room to see EOF in the same read.
+	n := 32 << 10
+	if tx.size > 0 && tx.size < int64(n) {
+		n = int(max(tx.size+1, 512))
+	}
+	if cap(k.read) < n {
+		k.read = make([]byte, n)
+	}
+	k.read = k.read[:cap(k.read)]
+	tx.chunks = k
+}
+
+// dataWriter returns the Client's DATA writer, writing to w.
+func (c *Client) dataWriter(w io.Writer) *wire.DataWriter {
+	if c.dw == nil {
+		c.dw = wire.NewDataWriter(w)
+	}
+	c.dw.Reset(w)
+	return c.dw
+}
+
+// readBuffer returns the Client's buffer for reading messages.
+func (c *Client) readBuffer() []byte {
+	if c.readBuf == nil {
+		c.readBuf = make([]byte, 32<<10)
+	}
+	return c.readBuf
 }
 
 // next returns the next chunk, valid until the following call, and whether
@@ -538,7 +566,7 @@ func (k *chunker) next() ([]byte, bool, error) {
 	for k.buf.Len() <= chunkSize && !k.eof {
 		n, err := k.src.Read(k.read)
 		if n > 0 {
-			if k.norm != nil {
+			if k.normalise {
 				k.norm.Write(k.read[:n])
 			} else {
 				k.buf.Write(k.read[:n])
@@ -546,7 +574,7 @@ func (k *chunker) next() ([]byte, bool, error) {
 		}
 		if err == io.EOF {
 			k.eof = true
-			if k.norm != nil {
+			if k.normalise {
 				k.norm.Close()
 			}
 		} else if err != nil {

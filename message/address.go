@@ -73,6 +73,9 @@ func CheckAddress(addr string) error {
 		return fmt.Errorf("address %.40q... is %d bytes long: an SMTP path holds at most %d (RFC 5321 section 4.5.3.1.3): %w",
 			addr, len(addr), maxAddress, ErrInvalidAddress)
 	}
+	if simpleAddress(addr) {
+		return nil // the common case, which net/mail would take too
+	}
 	rest := addr
 	if strings.HasPrefix(rest, `"`) {
 		end := closingQuote(rest)
@@ -95,6 +98,32 @@ func CheckAddress(addr string) error {
 		return fmt.Errorf("%q is not an address such as alice@example.com: %v: %w", addr, strings.TrimPrefix(err.Error(), "mail: "), ErrInvalidAddress)
 	}
 	return nil
+}
+
+// simpleAddress reports whether addr is a dot-atom of ASCII letters,
+// digits and the other atext characters of RFC 5322, "@", and a host name
+// of letters, digits and hyphens in dot-separated labels: most addresses,
+// which CheckAddress takes without a full parse.
+func simpleAddress(addr string) bool {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || at == len(addr)-1 {
+		return false
+	}
+	dotAtom := func(s string, atext func(byte) bool) bool {
+		if s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+			return false
+		}
+		for i := 0; i < len(s); i++ {
+			if s[i] != '.' && !atext(s[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	alnum := func(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' }
+	local := func(c byte) bool { return alnum(c) || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0 }
+	host := func(c byte) bool { return alnum(c) || c == '-' }
+	return dotAtom(addr[:at], local) && dotAtom(addr[at+1:], host)
 }
 
 // closingQuote returns the index of the quote that closes the quoted

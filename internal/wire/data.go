@@ -31,6 +31,11 @@ func NewNormalizer(w io.Writer) *DataWriter {
 	return &DataWriter{w: w, lineStart: true}
 }
 
+// Reset makes d write a new message to w, keeping its kind and its buffer.
+func (d *DataWriter) Reset(w io.Writer) {
+	d.w, d.lineStart, d.pendingCR, d.n = w, true, false, 0
+}
+
 // Written returns how many bytes went to the underlying writer.
 func (d *DataWriter) Written() int64 { return d.n }
 
