@@ -222,7 +222,6 @@ func (p *pipe) readOne() {
 	if r != nil {
 		a := p.pending[0]
 		p.pending = p.pending[1:]
-		a.tx.replies++
 		failed := a.tx.err != nil
 		a.onReply(r)
 		if err != nil && !failed {

@@ -33,7 +33,6 @@ type Client struct {
 	closed   atomic.Bool          // set by Close, which may run on another goroutine
 
 	needReset bool     // a transaction was left open: RSET before the next MAIL
-	replies   int      // replies read so far, to tell whether a failure came before any answer
 	lines     []string // the lines of the reply being read, for ReplyRead; only when tracing
 	authMech  string
 
@@ -231,7 +230,6 @@ func (c *Client) readReply() (*Reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.replies++
 	reply := fromWire(r)
 	if c.t.p.tracing {
 		c.t.emit(ReplyRead{Conn: c.conn(), Reply: *reply, Lines: slices.Clone(c.lines), TLS: c.tlsState != nil})

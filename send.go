@@ -137,7 +137,6 @@ type transaction struct {
 	ended   bool  // the reply to the end of the data was read
 	reset   bool  // the envelope began with RSET
 	endAt   int64 // where the end of the data stands in the bytes given to the connection; 0 until queued
-	replies int   // replies read for this transaction
 }
 
 // done tells Trace how the transaction ended.
@@ -154,11 +153,7 @@ func (tx *transaction) write(verb string, args ...string) error {
 
 // read flushes what is buffered and reads one reply.
 func (tx *transaction) read(p Phase) (*Reply, error) {
-	r, err := tx.c.reply(tx.ctx, p, time.Now(), tx.c.t.opts.CommandTimeout, ErrCommandTimeout)
-	if r != nil {
-		tx.replies++
-	}
-	return r, err
+	return tx.c.reply(tx.ctx, p, time.Now(), tx.c.t.opts.CommandTimeout, ErrCommandTimeout)
 }
 
 // envelope buffers RSET when an earlier transaction was left open, then MAIL
