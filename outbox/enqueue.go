@@ -79,7 +79,7 @@ func (s *Spool) Enqueue(ctx context.Context, env *smtpkit.Envelope, msg io.Reade
 	if err := os.Rename(dir, s.entryDir(id)); err != nil {
 		return "", fsError(notQueued, err)
 	}
-	if err := syncDir(s.queue()); err != nil {
+	if err := s.queueSync.sync(); err != nil {
 		// Whether the entry would survive a crash is unknown: take it
 		// back, so that a caller who enqueues again sends it once.
 		os.Rename(s.entryDir(id), dir)

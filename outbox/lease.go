@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"time"
 )
 
@@ -151,11 +152,13 @@ func (s *Spool) Finish(ctx context.Context, e *Entry) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		s.mu.Lock()
-		delete(s.leases, e.Lease)
-		s.mu.Unlock()
-		h.lock.Close()
-	}()
-	return s.remove(e.ID)
+	gone, err := s.remove(e.ID)
+	s.mu.Lock()
+	delete(s.leases, e.Lease)
+	s.mu.Unlock()
+	h.lock.Close()
+	if gone != "" {
+		os.RemoveAll(gone) // out of queue/ already: no lock needed
+	}
+	return err
 }

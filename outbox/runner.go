@@ -27,8 +27,10 @@ const (
 // Runner.BatchSize is zero, as Pool.SendAll's batches.
 const DefaultBatchSize = 32
 
-// recordLimit bounds the bookkeeping after an attempt, which goes on when
-// the Runner's context has ended: a record dropped costs a second copy.
+// maxRecording bounds the outcomes recorded at once.
+const maxRecording = 16
+
+// recordLimit bounds the bookkeeping after an attempt.
 const recordLimit = 30 * time.Second
 
 // Runner delivers the entries of a Store through a Pool, retrying
@@ -146,12 +148,14 @@ func (r *Runner) run(ctx context.Context, once bool) error {
 	if n <= 0 {
 		n = 4
 	}
+	rs := &runState{recording: make(chan struct{}, maxRecording)}
+	defer rs.records.Wait()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
 	for range n {
 		wg.Go(func() {
-			if err := r.work(ctx, once); err != nil {
+			if err := r.work(ctx, rs, once); err != nil {
 				mu.Lock()
 				if first == nil {
 					first = err
@@ -166,7 +170,7 @@ func (r *Runner) run(ctx context.Context, once bool) error {
 
 // work claims batches of due entries and delivers them, until ctx ends
 // or, once, until nothing is due.
-func (r *Runner) work(ctx context.Context, once bool) error {
+func (r *Runner) work(ctx context.Context, rs *runState, once bool) error {
 	var notified interface{ enqueued() <-chan struct{} }
 	notified, _ = r.Store.(interface{ enqueued() <-chan struct{} })
 	for ctx.Err() == nil {
@@ -176,7 +180,7 @@ func (r *Runner) work(ctx context.Context, once bool) error {
 		}
 		batch, next, err := r.claim(ctx)
 		if len(batch) > 0 {
-			r.deliver(ctx, batch)
+			r.deliver(ctx, rs, batch)
 		}
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -223,9 +227,18 @@ func (r *Runner) claim(ctx context.Context) ([]*Entry, time.Time, error) {
 	return batch, time.Time{}, nil
 }
 
+// runState is what the workers of one Run or Flush share.
+type runState struct {
+	// records are the outcomes being recorded. They wait on the disk while
+	// the next batch goes out (the entries stay leased until recorded),
+	// and concurrent syncs of one directory share their journal commits.
+	records   sync.WaitGroup
+	recording chan struct{} // bounds the records under way
+}
+
 // deliver makes one attempt at each entry of batch, over the Pool, and
 // records each outcome as soon as it is known.
-func (r *Runner) deliver(ctx context.Context, batch []*Entry) {
+func (r *Runner) deliver(ctx context.Context, rs *runState, batch []*Entry) {
 	lease := orDefault(r.Lease, DefaultLease)
 	attempt, cancel := context.WithTimeout(ctx, lease*9/10)
 	defer cancel()
@@ -236,7 +249,9 @@ func (r *Runner) deliver(ctx context.Context, batch []*Entry) {
 		pending := e.Pending()
 		if len(pending) == 0 {
 			// Its end was recorded by a process that died before removing it.
-			r.end(ctx, e)
+			bg, cancel := bookkeeping(ctx)
+			r.end(bg, e)
+			cancel()
 			continue
 		}
 		msg, err := r.Store.Open(ctx, e.ID)
@@ -263,6 +278,13 @@ func (r *Runner) deliver(ctx context.Context, batch []*Entry) {
 	for i := range round {
 		round[i] = i
 	}
+	record := func(e *Entry, res *smtpkit.Result, err error, complete bool) {
+		rs.recording <- struct{}{}
+		rs.records.Go(func() {
+			defer func() { <-rs.recording }()
+			r.record(ctx, e, res, err, complete)
+		})
+	}
 	for len(round) > 0 {
 		var mu sync.Mutex
 		var again []int
@@ -280,12 +302,12 @@ func (r *Runner) deliver(ctx context.Context, batch []*Entry) {
 				mu.Unlock()
 				return
 			}
-			r.record(ctx, sending[i], br.Result, br.Err, readers[i].complete())
+			record(sending[i], br.Result, br.Err, readers[i].complete())
 		})
 		if len(again) == len(round) || attempt.Err() != nil {
 			for k, i := range round {
 				if slices.Contains(again, i) {
-					r.record(ctx, sending[i], results[k].Result, results[k].Err, false)
+					record(sending[i], results[k].Result, results[k].Err, false)
 				}
 			}
 			return
@@ -299,7 +321,7 @@ func (r *Runner) deliver(ctx context.Context, batch []*Entry) {
 // after it ends.
 func (r *Runner) record(ctx context.Context, e *Entry, res *smtpkit.Result, err error, complete bool) {
 	stopped := ctx.Err() != nil
-	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordLimit)
+	bg, cancel := bookkeeping(ctx)
 	defer cancel()
 	now := time.Now()
 	var idx []int
@@ -366,6 +388,13 @@ func (r *Runner) record(ctx context.Context, e *Entry, res *smtpkit.Result, err 
 		r.storeErrors.Add(1)
 		r.logger().Error("outbox: releasing an entry failed", "id", e.ID, "err", err)
 	}
+}
+
+// bookkeeping returns the context of the store's work after an attempt:
+// it goes on, bounded, when ctx has ended, because a record dropped costs
+// a second copy.
+func bookkeeping(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), recordLimit)
 }
 
 // backoff returns the wait after the given number of attempts: MinDelay

@@ -32,7 +32,8 @@ import (
 // A Spool is safe for concurrent use, and any number of processes may open
 // the same directory.
 type Spool struct {
-	dir string
+	dir       string
+	queueSync *dirSync // syncs of queue/, shared by concurrent callers
 
 	mu      sync.Mutex
 	leases  map[string]*held // by lease token
@@ -72,6 +73,7 @@ func OpenSpool(dir string) (*Spool, error) {
 		return nil, err
 	}
 	s := &Spool{dir: abs, leases: map[string]*held{}, wake: make(chan struct{})}
+	s.queueSync = newDirSync(s.queue())
 	for _, d := range []string{abs, s.tmp(), s.queue()} {
 		if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, fsError("creating the spool", err)
@@ -316,9 +318,15 @@ func (s *Spool) Retry(ctx context.Context, id string) error {
 // Delete removes the entry id without delivering it, unless a runner holds
 // it (ErrBusy).
 func (s *Spool) Delete(ctx context.Context, id string) error {
-	return s.withLock(id, func(e *Entry, f *os.File) error {
-		return s.remove(id)
+	var gone string
+	err := s.withLock(id, func(e *Entry, f *os.File) (err error) {
+		gone, err = s.remove(id)
+		return err
 	})
+	if gone != "" {
+		os.RemoveAll(gone)
+	}
+	return err
 }
 
 // withLock runs do on the entry id under its lock.
@@ -339,19 +347,19 @@ func (s *Spool) withLock(id string, do func(*Entry, *os.File) error) error {
 	return do(e, f)
 }
 
-// remove takes the entry id out of queue/ by one rename, syncs queue/ so
-// the removal survives a crash, then deletes its files. Called under the
-// entry's lock.
-func (s *Spool) remove(id string) error {
-	gone := filepath.Join(s.tmp(), id)
+// remove takes the entry id out of queue/ by one rename to tmp/ and syncs
+// queue/ so that the removal survives a crash; the caller deletes the
+// files (gone) once it no longer needs the lock. Called under the entry's
+// lock.
+func (s *Spool) remove(id string) (gone string, err error) {
+	gone = filepath.Join(s.tmp(), id)
 	if err := os.Rename(s.entryDir(id), gone); err != nil {
-		return fsError("removing entry "+id, err)
+		return "", fsError("removing entry "+id, err)
 	}
-	if err := syncDir(s.queue()); err != nil {
-		return fsError("removing entry "+id, err)
+	if err := s.queueSync.sync(); err != nil {
+		return gone, fsError("removing entry "+id, err)
 	}
-	os.RemoveAll(gone)
-	return nil
+	return gone, nil
 }
 
 // Close ends every lease still held through s; s must not be used after.
