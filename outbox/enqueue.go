@@ -47,7 +47,11 @@ func (s *Spool) Enqueue(ctx context.Context, env *smtpkit.Envelope, msg io.Reade
 		os.Remove(dir)
 		return "", fsError(notQueued, err)
 	}
-	defer lock.Close()
+	defer func() {
+		if lock != nil {
+			lock.Close()
+		}
+	}()
 	queued := false
 	defer func() {
 		if !queued {
@@ -86,6 +90,9 @@ func (s *Spool) Enqueue(ctx context.Context, env *smtpkit.Envelope, msg io.Reade
 		return "", fsError(notQueued, err)
 	}
 	queued = true
+	// Let go before telling the runners, or the first to look finds it held.
+	lock.Close()
+	lock = nil
 	s.mu.Lock()
 	s.due = append(s.due, id)
 	s.mu.Unlock()

@@ -77,7 +77,9 @@ type Runner struct {
 	Report func(Entry)
 	// Bounce enqueues a delivery status notification (RFC 3464) to the
 	// envelope sender of an entry that failed for some recipient, unless
-	// the sender is null or its DSN request excludes FAILURE.
+	// the sender is null or its DSN request excludes FAILURE. Only
+	// failures are notified; a request for SUCCESS or DELAY goes on to
+	// the server with the message.
 	Bounce bool
 	// BounceFrom is the From header of those notifications; empty means
 	// "Mail Delivery System <MAILER-DAEMON@host>" with this host's name.

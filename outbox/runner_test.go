@@ -528,3 +528,20 @@ func (l *lines) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// TestRunnerWakesOnEnqueue: a Run with nothing due sleeps, and an Enqueue
+// through the same Spool wakes it; the poll interval is never waited for.
+func TestRunnerWakesOnEnqueue(t *testing.T) {
+	rec := &recorder{}
+	srv := newServer(t, rec)
+	s := openSpool(t)
+	r := &outbox.Runner{Store: s, Pool: newPool(t, srv.Addr), PollInterval: time.Hour}
+	runUntil(t, r, "50 messages enqueued one by one, each delivered", func() bool {
+		for i := range 50 {
+			time.Sleep(time.Millisecond) // the workers go back to sleep
+			enqueue(t, s, i, 100)
+			waitFor(t, "its delivery", func() bool { return len(rec.deliveries()) == i+1 })
+		}
+		return true
+	})
+}

@@ -302,17 +302,21 @@ func (s *Spool) get(id string) (*Entry, error) {
 
 // Retry makes the entry id due now, unless a runner holds it (ErrBusy).
 func (s *Spool) Retry(ctx context.Context, id string) error {
-	return s.withLock(id, func(e *Entry, f *os.File) error {
+	err := s.withLock(id, func(e *Entry, f *os.File) error {
 		e.NextAttempt = time.Now()
 		if err := writeEntry(s.entryDir(id), e); err != nil {
 			return fsError("rescheduling entry "+id, err)
 		}
-		s.mu.Lock()
-		s.due = append(s.due, id)
-		s.mu.Unlock()
-		s.notify()
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.due = append(s.due, id)
+	s.mu.Unlock()
+	s.notify()
+	return nil
 }
 
 // Delete removes the entry id without delivering it, unless a runner holds
