@@ -86,9 +86,13 @@
 // sends again at once, on a new round, only the messages of which not a
 // byte was read.
 //
-// A store that cannot record an outcome (its disk failed) logs it, counts
-// it in Stats.StoreErrors, and lets the entry go with its old state: the
-// recipients delivered in that attempt may get the message again.
+// When the store cannot record an outcome (its disk filled up or turned
+// read-only), the runner logs it, counts it in Stats.StoreErrors, keeps
+// the outcome in memory and pauses its claims for MinDelay (Flush returns
+// the error); when the entry comes back, the outcome kept is applied
+// before anything is sent, so no recipient delivered gets the message
+// again from this process. A process that dies with outcomes unrecorded
+// leaves their entries as they were, and the next attempt sends again.
 //
 // # The spool, and why not River on SQLite
 //

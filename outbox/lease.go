@@ -155,6 +155,9 @@ func (s *Spool) Finish(ctx context.Context, e *Entry) error {
 	gone, err := s.remove(e.ID)
 	s.mu.Lock()
 	delete(s.leases, e.Lease)
+	if gone == "" {
+		s.due = append(s.due, e.ID) // still queued
+	}
 	s.mu.Unlock()
 	h.lock.Close()
 	if gone != "" {

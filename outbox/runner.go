@@ -37,7 +37,7 @@ const recordLimit = 30 * time.Second
 // transient failures with exponential backoff until MaxAge. Its zero
 // fields take the defaults above; Store and Pool are required. Several
 // Runners, in one process or many, may share a Store: each entry is
-// attempted by one at a time.
+// attempted by one at a time. A Runner must not be copied after first use.
 type Runner struct {
 	// Store holds the entries.
 	Store Store
@@ -88,6 +88,62 @@ type Runner struct {
 	Logger *slog.Logger
 
 	attempts, delivered, deferred, failed, inDoubt, bounces, storeErrors atomic.Int64
+
+	mu          sync.Mutex
+	unrecorded  map[string]memo // outcomes the store failed to record, by entry ID
+	pausedUntil time.Time       // no claims before, after the store failed
+	storeErr    error           // why
+}
+
+// memo is an outcome the store failed to record. It is applied when its
+// entry is claimed again, so that a recipient delivered is not sent to
+// again by this process while the store's disk fails.
+type memo struct {
+	e     Entry
+	ended bool // its bounce and report are done; only its removal is left
+}
+
+// remember keeps the outcome the store failed to record and pauses the
+// claims for MinDelay.
+func (r *Runner) remember(e *Entry, ended bool, err error) {
+	r.storeErrors.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unrecorded == nil {
+		r.unrecorded = map[string]memo{}
+	}
+	r.unrecorded[e.ID] = memo{e: e.clone(), ended: ended}
+	r.pausedUntil = time.Now().Add(orDefault(r.MinDelay, DefaultMinDelay))
+	r.storeErr = err
+}
+
+// recorded forgets what remember kept of the entry id.
+func (r *Runner) recorded(id string) {
+	r.mu.Lock()
+	delete(r.unrecorded, id)
+	r.mu.Unlock()
+}
+
+// recall applies to e the outcome remember kept of it, if any, and says
+// whether e was ended.
+func (r *Runner) recall(e *Entry) (ended bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.unrecorded[e.ID]
+	if !ok {
+		return false
+	}
+	lease := e.Lease
+	*e = m.e.clone()
+	e.Lease = lease
+	return m.ended
+}
+
+// paused returns how long claims wait still after the store failed, and why.
+func (r *Runner) paused() (time.Duration, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return time.Until(r.pausedUntil), r.storeErr
 }
 
 // Stats counts what a Runner did since it was made.
@@ -99,9 +155,13 @@ type Stats struct {
 	// InDoubt counts attempts cut off in the data phase before the
 	// server's reply (RFC 1047): each may have delivered a copy that is
 	// sent again. It bounds the duplicates this Runner can have caused.
-	InDoubt     int64
-	Bounces     int64 // delivery status notifications enqueued
-	StoreErrors int64 // failures of the Store, which the Runner logged and went past
+	InDoubt int64
+	Bounces int64 // delivery status notifications enqueued
+	// StoreErrors counts failures of the Store, which the Runner logged.
+	// An outcome the store failed to record is kept in memory and applied
+	// when its entry comes back, and claims pause for MinDelay (Flush
+	// returns the error).
+	StoreErrors int64
 }
 
 // Stats returns what r did so far.
@@ -151,7 +211,6 @@ func (r *Runner) run(ctx context.Context, once bool) error {
 		n = 4
 	}
 	rs := &runState{recording: make(chan struct{}, maxRecording)}
-	defer rs.records.Wait()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
@@ -167,6 +226,10 @@ func (r *Runner) run(ctx context.Context, once bool) error {
 		})
 	}
 	wg.Wait()
+	rs.records.Wait()
+	if d, err := r.paused(); once && first == nil && d > 0 {
+		first = fmt.Errorf("outbox: the store failed to record an outcome: %w", err)
+	}
 	return first
 }
 
@@ -176,6 +239,18 @@ func (r *Runner) work(ctx context.Context, rs *runState, once bool) error {
 	var notified interface{ enqueued() <-chan struct{} }
 	notified, _ = r.Store.(interface{ enqueued() <-chan struct{} })
 	for ctx.Err() == nil {
+		if d, err := r.paused(); d > 0 {
+			if once {
+				return fmt.Errorf("outbox: the store failed to record an outcome: %w", err)
+			}
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			continue
+		}
 		var wake <-chan struct{}
 		if notified != nil {
 			wake = notified.enqueued()
@@ -248,11 +323,13 @@ func (r *Runner) deliver(ctx context.Context, rs *runState, batch []*Entry) {
 	var readers []*attemptReader
 	var mails []smtpkit.Mail
 	for _, e := range batch {
+		ended := r.recall(e)
 		pending := e.Pending()
 		if len(pending) == 0 {
-			// Its end was recorded by a process that died before removing it.
+			// Its end was recorded by a process that died before removing
+			// it, or by this one when the store failed.
 			bg, cancel := bookkeeping(ctx)
-			r.end(bg, e)
+			r.end(bg, e, ended)
 			cancel()
 			continue
 		}
@@ -372,7 +449,7 @@ func (r *Runner) record(ctx context.Context, e *Entry, res *smtpkit.Result, err 
 		}
 	}
 	if len(e.Pending()) == 0 {
-		r.end(bg, e)
+		r.end(bg, e, false)
 		return
 	}
 	r.deferred.Add(1)
@@ -383,8 +460,10 @@ func (r *Runner) record(ctx context.Context, e *Entry, res *smtpkit.Result, err 
 	r.logger().Info("outbox: deferred", "id", e.ID, "pending", len(e.Pending()), "attempts", e.Attempts,
 		"next", e.NextAttempt, "in_doubt", doubt, "err", e.LastError)
 	if err := r.Store.Update(bg, e); err != nil {
-		r.storeErrors.Add(1)
+		r.remember(e, false, err)
 		r.logger().Error("outbox: recording an attempt failed", "id", e.ID, "err", err)
+	} else {
+		r.recorded(e.ID)
 	}
 	if err := r.Store.Release(bg, e); err != nil {
 		r.storeErrors.Add(1)
@@ -415,13 +494,14 @@ func (r *Runner) backoff(attempts int) time.Duration {
 // end takes an entry with no recipient pending out of the queue: its
 // state recorded first when some recipient failed (so a crash never sends
 // to the others again), then the bounce, the report, and the removal.
-func (r *Runner) end(ctx context.Context, e *Entry) {
+// ended says the bounce and the report were done already.
+func (r *Runner) end(ctx context.Context, e *Entry, ended bool) {
 	failed := e.Failed()
-	if len(failed) > 0 {
+	if len(failed) > 0 && !ended {
 		r.failed.Add(int64(len(failed)))
 		r.logger().Warn("outbox: failed", "id", e.ID, "failed", len(failed), "err", failed[0].why())
 		if err := r.Store.Update(ctx, e); err != nil {
-			r.storeErrors.Add(1)
+			r.remember(e, false, err)
 			r.logger().Error("outbox: recording a failure failed", "id", e.ID, "err", err)
 			r.Store.Release(ctx, e)
 			return
@@ -443,11 +523,12 @@ func (r *Runner) end(ctx context.Context, e *Entry) {
 		}
 	}
 	if err := r.Store.Finish(ctx, e); err != nil {
-		r.storeErrors.Add(1)
+		r.remember(e, len(failed) > 0 || ended, err)
 		r.logger().Error("outbox: removing an entry failed", "id", e.ID, "err", err)
 		return
 	}
-	if len(failed) == 0 && r.Report != nil {
+	r.recorded(e.ID)
+	if len(failed) == 0 && !ended && r.Report != nil {
 		r.Report(e.clone())
 	}
 }

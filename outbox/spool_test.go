@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -391,5 +392,58 @@ func TestSpoolNotWritable(t *testing.T) {
 	_, err := s.Enqueue(testContext(t), &smtpkit.Envelope{From: "a@x.test", To: []string{"b@y.test"}}, strings.NewReader("m\r\n"))
 	if !errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), "permission") {
 		t.Errorf("Enqueue in a spool without write permission: %v", err)
+	}
+}
+
+// TestRunnerStoreTurnsReadOnly: the spool's disk turns read-only while the
+// server takes a message, so its removal fails. Flush says so; later runs
+// send nothing again while the disk stays read-only, and remove the entry
+// once it is writable again.
+func TestRunnerStoreTurnsReadOnly(t *testing.T) {
+	dir := mountTmpfs(t, "4m")
+	s, err := outbox.OpenSpool(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	id := enqueue(t, s, 1, 500)
+	remount := func(mode string) {
+		if out, err := exec.Command("mount", "-o", "remount,"+mode, dir).CombinedOutput(); err != nil {
+			t.Errorf("remount %s: %v: %s", mode, err, out)
+		}
+	}
+	var once sync.Once
+	rec := &recorder{data: func(d *delivery) error {
+		once.Do(func() { remount("ro") })
+		return nil
+	}}
+	srv := newServer(t, rec)
+	var rep reports
+	r := &outbox.Runner{Store: s, Pool: newPool(t, srv.Addr), MinDelay: 20 * time.Millisecond, Report: rep.add}
+	if err := r.Flush(testContext(t)); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("Flush with a disk turned read-only: %v, want EROFS", err)
+	}
+	for range 3 {
+		time.Sleep(60 * time.Millisecond) // past the pause
+		if err := r.Flush(testContext(t)); !errors.Is(err, syscall.EROFS) {
+			t.Errorf("Flush on a disk still read-only: %v, want EROFS", err)
+		}
+	}
+	if _, err := s.Get(testContext(t), id); err != nil {
+		t.Errorf("the entry is gone from a read-only disk: %v", err)
+	}
+	remount("rw")
+	time.Sleep(60 * time.Millisecond)
+	if err := r.Flush(testContext(t)); err != nil {
+		t.Fatalf("Flush once the disk is writable again: %v", err)
+	}
+	if n := len(rec.deliveries()); n != 1 {
+		t.Errorf("%d deliveries, want 1: the outcome kept in memory must stop the resends", n)
+	}
+	if es := listAll(t, s); len(es) != 0 {
+		t.Errorf("%d entries left once the disk was writable again", len(es))
+	}
+	if st := r.Stats(); st.StoreErrors < 4 || len(rep.all()) != 1 {
+		t.Errorf("Stats %+v, %d reports; want the store errors counted and one report", st, len(rep.all()))
 	}
 }
