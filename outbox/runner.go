@@ -152,9 +152,11 @@ type Stats struct {
 	Delivered int64 // recipients the server accepted the message for
 	Deferred  int64 // attempts that left recipients to try again later
 	Failed    int64 // recipients given up on: refused for good, or past MaxAge
-	// InDoubt counts attempts cut off in the data phase before the
-	// server's reply (RFC 1047): each may have delivered a copy that is
-	// sent again. It bounds the duplicates this Runner can have caused.
+	// InDoubt counts attempts that sent the message to its end and heard
+	// no reply to it (RFC 1047): each may have delivered a copy that is
+	// sent again. It bounds the second copies this Runner's attempts can
+	// have caused, but for those of a process killed before it recorded
+	// a reply.
 	InDoubt int64
 	Bounces int64 // delivery status notifications enqueued
 	// StoreErrors counts failures of the Store, which the Runner logged.
@@ -189,8 +191,8 @@ func (r *Runner) logger() *slog.Logger {
 
 // Run delivers entries as they fall due until ctx ends, then returns nil
 // once the attempts under way are recorded. Ending ctx cuts those attempts
-// short: their entries are due again at once, and one cut off in its data
-// phase counts as InDoubt.
+// short: their entries are due again at once, and one cut off after its
+// message was read to its end counts as InDoubt.
 func (r *Runner) Run(ctx context.Context) error { return r.run(ctx, false) }
 
 // Flush delivers every entry that is due now, once, and returns when each

@@ -20,6 +20,7 @@ import (
 
 	"github.com/smtpkit/smtpkit"
 	"github.com/smtpkit/smtpkit/outbox"
+	"github.com/smtpkit/smtpkit/smtptest"
 )
 
 // reports collects what a Runner reports.
@@ -544,4 +545,78 @@ func TestRunnerWakesOnEnqueue(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// greet sends the greeting and answers EHLO with the extensions given.
+func greet(c *smtptest.RawConn, exts ...string) bool {
+	if c.Send("220 raw.test ESMTP") != nil {
+		return false
+	}
+	if _, err := c.Expect("EHLO"); err != nil {
+		return false
+	}
+	lines := []string{"250-raw.test"}
+	for _, e := range exts {
+		lines = append(lines, "250-"+e)
+	}
+	lines = append(lines, "250 8BITMIME")
+	return c.Send(lines...) == nil
+}
+
+// TestRunnerSessionFailuresAreTransient: a 421 greeting, a 530 to MAIL
+// (the session lacks a login, the message is fine) and a connection that
+// closes in the middle of a large message are all retried later, and
+// none is counted in doubt: nothing of the message can be on the server.
+func TestRunnerSessionFailuresAreTransient(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		size   int
+		script func(c *smtptest.RawConn)
+		want   string // in LastError
+	}{
+		{"421 greeting", 500, func(c *smtptest.RawConn) {
+			c.Send("421 4.3.2 too busy, come back later")
+		}, "421"},
+		{"530 to MAIL", 500, func(c *smtptest.RawConn) {
+			if greet(c) {
+				c.Expect("MAIL")
+				c.Send("530 5.7.0 Authentication required")
+				c.Expect("QUIT")
+			}
+		}, "530"},
+		{"closed in the middle of the data", 32 << 20, func(c *smtptest.RawConn) {
+			if !greet(c) {
+				return
+			}
+			for _, step := range [][2]string{{"MAIL", "250 ok"}, {"RCPT", "250 ok"}, {"DATA", "354 go on"}} {
+				if _, err := c.Expect(step[0]); err != nil {
+					return
+				}
+				c.Send(step[1])
+			}
+			c.ReadLine() // a line of the message, then hang up
+		}, "data"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := smtptest.NewRawServer(tc.script)
+			defer srv.Close()
+			s := openSpool(t)
+			id := enqueue(t, s, 1, tc.size)
+			r := &outbox.Runner{Store: s, Pool: newPool(t, srv.Addr)}
+			if err := r.Flush(testContext(t)); err != nil {
+				t.Fatal(err)
+			}
+			e, err := s.Get(testContext(t), id)
+			if err != nil {
+				t.Fatalf("the entry is gone: %v", err)
+			}
+			if e.Attempts != 1 || e.Recipients[0].Status != outbox.Pending || !strings.Contains(e.LastError, tc.want) ||
+				!e.NextAttempt.After(time.Now()) {
+				t.Errorf("entry %+v: want one attempt, the recipient pending, %q in LastError, a retry later", e, tc.want)
+			}
+			if st := r.Stats(); st.Deferred != 1 || st.Failed != 0 || st.InDoubt != 0 {
+				t.Errorf("Stats %+v, want 1 deferred, no failure, nothing in doubt", st)
+			}
+		})
+	}
 }

@@ -77,9 +77,9 @@ type Entry struct {
 	NextAttempt time.Time
 	// LastError says why the last attempt did not reach every recipient; "" when it did or none was made.
 	LastError string
-	// Doubts counts the attempts that ended without the server's answer
-	// after the message may have been complete (RFC 1047): each may have
-	// delivered a copy that a later attempt delivers again.
+	// Doubts counts the attempts that sent the message to its end and
+	// heard no reply to it (RFC 1047): each may have delivered a copy that
+	// a later attempt delivers again.
 	Doubts int
 	// Recipients holds where each recipient stands, in Envelope.To order.
 	Recipients []Recipient
