@@ -332,8 +332,9 @@ func TestCrashAnywhere(t *testing.T) {
 			t.Fatalf("iteration %d failed", it)
 		}
 	}
-	t.Logf("%d iterations, %d messages each: %d runners or writers killed; second copies: %d after a dropped reply, "+
-		"%d after an attempt in doubt, %d after their runner was killed; %d attempts in doubt in the final runs",
+	t.Logf("%d iterations, %d messages each: %d runners or writers killed; second copies: %d after a reply the server dropped, "+
+		"%d after another attempt in doubt (replies lost with the connection), %d after their runner was killed; "+
+		"%d attempts in doubt in the final runs",
 		iterations, crashTotal, kills, causes["dropped"], causes["doubt"], causes["killed"], inDoubt)
 }
 
@@ -506,17 +507,18 @@ func crashIteration(t *testing.T, it int, rng *rand.Rand, causes map[string]int)
 		slices.SortFunc(cs, func(a, b delivery) int { return a.Dot.Compare(b.Dot) })
 		for i := 1; i < len(cs); i++ {
 			prev, next := cs[i-1], cs[i]
+			// The first explanation that holds names the cause.
 			explained := ""
 			if prev.Dropped {
 				explained = "dropped" // the server closed the connection instead of answering
 			}
-			if died, ok := killed[prev.Helo]; ok && died.Before(next.Dot) && !finished[prev.Helo][k.n] {
-				explained = "killed" // its runner died before it recorded the reply
-			}
 			for _, d := range doubted {
-				if numbers[d.id] == k.n && d.at.After(prev.Dot) && d.at.Before(next.Dot) {
+				if explained == "" && numbers[d.id] == k.n && d.at.After(prev.Dot) && d.at.Before(next.Dot) {
 					explained = "doubt" // the runner heard no reply to the data
 				}
+			}
+			if died, ok := killed[prev.Helo]; explained == "" && ok && died.Before(next.Dot) && !finished[prev.Helo][k.n] {
+				explained = "killed" // its runner died before it recorded the reply
 			}
 			causes[explained]++
 			if explained == "" {
