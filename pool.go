@@ -209,6 +209,10 @@ func unanswered(err error) bool {
 	return errors.As(err, &e) && (e.unanswered || e.Code == 421)
 }
 
+// maxStalledRounds is how many rounds of SendAll in a row may get nothing
+// through before it gives up on the messages left.
+const maxStalledRounds = 3
+
 // sendBatchSize is how many messages of SendAll one connection takes at a time.
 const sendBatchSize = 32
 
@@ -218,7 +222,7 @@ const sendBatchSize = 32
 // message that a broken connection cut short before its end left the
 // client (so it cannot have been delivered), or that a 421 refused, is sent
 // again on another connection, dialled as needed, when its reader can be
-// rewound (an io.Seeker), for as long as each round gets more messages
+// rewound (an io.Seeker), until three rounds in a row get nothing
 // through. A message whose whole data was sent when the connection broke
 // fails with ErrUnconfirmed (it may have been delivered) and is not sent
 // again.
@@ -244,10 +248,10 @@ func (p *Pool) SendAll(ctx context.Context, mails []Mail, progress func(i int, r
 			progress(i, out[i])
 		}
 	}
-	// Send, then send again what a broken connection cut short, for as long
-	// as each round leaves fewer such messages than the one before.
+	// Send, then send again what a broken connection cut short, on new
+	// connections, until a few rounds in a row get nothing through.
 	pending := all
-	for len(pending) > 0 && ctx.Err() == nil {
+	for stalled := 0; len(pending) > 0 && ctx.Err() == nil; {
 		p.sendEach(ctx, mails, pending, out, report)
 		var again []int
 		for _, i := range pending {
@@ -255,16 +259,22 @@ func (p *Pool) SendAll(ctx context.Context, mails []Mail, progress func(i int, r
 				again = append(again, i)
 			}
 		}
-		if len(again) == len(pending) {
-			break // no progress: the server takes nothing
+		if len(again) < len(pending) {
+			stalled = 0
+		} else if stalled++; stalled == maxStalledRounds {
+			break // the server takes nothing
 		}
+		pending = pending[:0]
 		for _, i := range again {
 			if _, err := mails[i].Message.(io.Seeker).Seek(starts[i], io.SeekStart); err != nil {
+				// Not sent again: from where it stands, it would go out cut short.
+				seekable[i] = false
 				out[i].Err = readError(err)
 				report(i)
+				continue
 			}
+			pending = append(pending, i)
 		}
-		pending = again
 	}
 	if progress != nil {
 		for _, i := range pending {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -387,5 +388,65 @@ func TestSendAllRedialsForUnsentMessages(t *testing.T) {
 			t.Errorf("delivered twice: %q", d)
 		}
 		seen[d] = true
+	}
+}
+
+// seekOnce is a message whose reader tells where it stands but cannot be
+// rewound.
+type seekOnce struct{ *strings.Reader }
+
+func (s seekOnce) Seek(offset int64, whence int) (int64, error) {
+	if whence == io.SeekCurrent && offset == 0 {
+		return s.Reader.Seek(0, io.SeekCurrent)
+	}
+	return 0, errors.New("cannot rewind")
+}
+
+// TestSendAllDoesNotResendWhatCannotBeRewound: a message cut short before
+// its data went out, whose reader then fails to rewind, fails once, with
+// the rewind's error, and is not sent again from where its reader stands.
+func TestSendAllDoesNotResendWhatCannotBeRewound(t *testing.T) {
+	var mu sync.Mutex
+	conns := 0
+	srv := smtptest.NewRawServer(func(c *smtptest.RawConn) {
+		mu.Lock()
+		conns++
+		first := conns == 1
+		mu.Unlock()
+		if !greetAndEHLO(c, "PIPELINING") {
+			return
+		}
+		if first {
+			c.ReadLine() // MAIL: hang up before any data
+			return
+		}
+		if !oneDataTransaction(c) {
+			return
+		}
+		answerQuit(c)
+	})
+	defer srv.Close()
+	pool := &smtpkit.Pool{Addr: srv.Addr, MaxConns: 1,
+		Dialer: &smtpkit.Dialer{Options: smtpkit.Options{Security: smtpkit.SecurityNone}}}
+	defer pool.Close(testContext(t))
+	calls := map[int]int{}
+	env := smtpkit.Envelope{From: "a@x.test", To: []string{"b@y.test"}}
+	results := pool.SendAll(testContext(t), []smtpkit.Mail{
+		{Envelope: env, Message: seekOnce{strings.NewReader("cannot be rewound\r\n")}},
+		{Envelope: env, Message: strings.NewReader("can be rewound\r\n")},
+	}, func(i int, _ smtpkit.BatchResult) { calls[i]++ })
+	if err := results[0].Err; err == nil || !strings.Contains(err.Error(), "cannot rewind") {
+		t.Errorf("message 0: err = %v, want the rewind's error", err)
+	}
+	if err := results[1].Err; err != nil {
+		t.Errorf("message 1: %v, want it sent again on a new connection", err)
+	}
+	if calls[0] != 1 || calls[1] != 1 {
+		t.Errorf("progress called %v times, want once each", calls)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != 2 {
+		t.Errorf("%d connections, want 2", conns)
 	}
 }
