@@ -102,14 +102,20 @@
 //
 // A Limit in Options bounds the deliveries to one server across every
 // process whose Store names the same Limit.Destination: messages per
-// second, with a token bucket in a row of the database that the first
-// Read of each message draws from (the Runner reads a message as it sends
-// it), and connections open at once, with slots in rows of the database
-// that the ContextDialer of Store.Dialer takes before it dials and gives
-// back when the connection closes (or when its process dies, as leases
-// do). A connection made through it closes itself after a second idle, so
-// that a Pool's idle connections do not keep the slots from the other
-// processes.
+// second, with a token bucket in a row of the database that each entry
+// Claim hands out draws from, and connections open at once, with slots in
+// rows of the database that the ContextDialer of Store.Dialer takes before
+// it dials and gives back when the connection closes (or when its process
+// dies, as leases do). A connection made through it closes itself after a
+// second idle, so that a Pool's idle connections do not keep the slots
+// from the other processes.
+//
+// The tokens are taken as entries are claimed, not as messages are read:
+// the Runner claims a batch and pipelines it, so a batch goes out at once,
+// and a Claim without a token ends the batch, keeping the batches as small
+// as the limit makes them. For the same reason Runner.Flush returns when
+// the tokens run out, as when nothing is due; Runner.Run goes on at the
+// limit's pace.
 //
 // # River
 //

@@ -61,13 +61,35 @@ type held struct {
 //
 // One statement claims up to 8 due entries: Claim hands out the others at
 // its next calls, which the Runner makes at once while it fills a batch,
-// and takes them back when they waited for a tenth of their lease.
+// and takes them back when they waited for a tenth of their lease. With a
+// Limit of PerSecond, each entry handed out takes a token of the
+// destination's bucket; when there is none, Claim returns nil and when
+// there will be one.
 //
 // A lease ends with Release or Finish; with its holder, at once, when the
 // holder's Store closes or its process dies however it dies (the next
 // Claim or dial of any process on these tables frees it); or, failing
 // both, when lease has passed (a holder cut off from the database).
-func (s *Store) Claim(ctx context.Context, lease time.Duration) (*outbox.Entry, time.Time, error) {
+func (s *Store) Claim(ctx context.Context, lease time.Duration) (e *outbox.Entry, next time.Time, err error) {
+	if s.opts.Limit.PerSecond > 0 {
+		wait, err := s.take(ctx)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		if wait > 0 {
+			return nil, time.Now().Add(wait), nil
+		}
+		defer func() {
+			if e == nil {
+				s.refund(context.WithoutCancel(ctx))
+			}
+		}()
+	}
+	return s.claim(ctx, lease)
+}
+
+// claim is Claim without the rate limit.
+func (s *Store) claim(ctx context.Context, lease time.Duration) (*outbox.Entry, time.Time, error) {
 	if e := s.takeHeld(ctx, lease); e != nil {
 		return e, time.Time{}, nil
 	}

@@ -15,20 +15,23 @@ import (
 )
 
 // Limit bounds the deliveries to one server across every process whose
-// Store names the same Destination on the same tables: the messages that
-// start per second (a token bucket in a row of the database, which the
-// first Read of each message draws from) and the connections open at once
+// Store names the same Destination on the same tables: the messages
+// claimed per second (a token bucket in a row of the database, which each
+// entry that Claim hands out draws from) and the connections open at once
 // (slots in rows of the database, which Store.Dialer takes). The zero
 // Limit bounds nothing.
 type Limit struct {
 	// Destination names the server the limit is for, such as the Pool's
 	// Addr; Stores that name the same one share the limit.
 	Destination string
-	// PerSecond bounds the messages that start per second, on average;
-	// zero means no bound.
+	// PerSecond bounds the messages claimed per second, on average; zero
+	// means no bound. A Runner sends what it claims at once, so this is
+	// the rate the server sees, but for the messages whose connection had
+	// to wait for a slot of MaxConns.
 	PerSecond float64
-	// Burst is how many messages may start at once after a quiet spell;
-	// zero means 1.
+	// Burst is how many messages may be claimed at once after a quiet
+	// spell; zero means 1. A Runner's batches are as large as the tokens
+	// at hand allow, and Runner.Flush returns when they run out.
 	Burst int
 	// MaxConns bounds the connections open to the server at once, across
 	// the processes, made through Store.Dialer; zero means no bound.
@@ -47,32 +50,27 @@ func (l *Limit) check() error {
 	return nil
 }
 
-// maxTokenWait bounds one sleep for a token, so a change of the bucket's
-// settings or a refund is seen soon.
-const maxTokenWait = time.Second
-
-// waitToken takes a token of the destination's bucket, waiting for one.
-func (s *Store) waitToken(ctx context.Context) error {
-	s.tokenWaits.Add(1)
-	defer s.tokenWaits.Add(-1)
+// take takes a token of the destination's bucket, or returns how long
+// until there is one.
+func (s *Store) take(ctx context.Context) (time.Duration, error) {
 	l := &s.opts.Limit
-	burst := float64(max(l.Burst, 1))
-	for {
-		var wait float64
-		if err := s.db.QueryRow(ctx, `SELECT smtpkit_outbox_take($1, $2, $3)`, l.Destination, l.PerSecond, burst).Scan(&wait); err != nil {
-			return fmt.Errorf("outbox/postgres: the rate limit of %q: %w", l.Destination, err)
-		}
-		if wait <= 0 {
-			return nil
-		}
-		t := time.NewTimer(min(time.Duration(wait*float64(time.Second))+time.Millisecond, maxTokenWait))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("outbox/postgres: waiting for the rate limit of %q (Limit.PerSecond %v): %w",
-				l.Destination, l.PerSecond, context.Cause(ctx))
-		case <-t.C:
-		}
+	var wait float64
+	if err := s.db.QueryRow(ctx, `SELECT smtpkit_outbox_take($1, $2, $3)`, l.Destination, l.PerSecond,
+		float64(max(l.Burst, 1))).Scan(&wait); err != nil {
+		return 0, fmt.Errorf("outbox/postgres: the rate limit of %q: %w", l.Destination, err)
+	}
+	if wait <= 0 {
+		return 0, nil
+	}
+	return time.Duration(wait*float64(time.Second)) + time.Millisecond, nil
+}
+
+// refund puts back a token that Claim took and did not use.
+func (s *Store) refund(ctx context.Context) {
+	l := &s.opts.Limit
+	if _, err := s.db.Exec(ctx, `UPDATE smtpkit_outbox_rates SET tokens = least($2, tokens + 1) WHERE destination = $1`,
+		l.Destination, float64(max(l.Burst, 1))); err != nil {
+		s.logger().Error("outbox/postgres: putting back a token of the rate limit failed", "err", err)
 	}
 }
 
@@ -128,10 +126,8 @@ func (d *slotDialer) DialContext(ctx context.Context, network, addr string) (net
 const slotIdle = time.Second
 
 // slotConn gives its slot back when closed, and closes itself when idle
-// for slotIdle: neither reading nor writing, and no message of its Store
-// waiting for a token of the rate limit (a transaction may be waiting for
-// one). A Pool finds it closed when it looks whether it is alive, before
-// reusing it, and dials anew.
+// (neither reading nor writing) for slotIdle. A Pool finds it closed when
+// it looks whether it is alive, before reusing it, and dials anew.
 type slotConn struct {
 	net.Conn
 	s       *Store
@@ -158,7 +154,7 @@ func (c *slotConn) idle() {
 		c.mu.Unlock()
 		return
 	}
-	if wait := slotIdle - time.Since(c.last); c.busy > 0 || wait > 0 || c.s.tokenWaits.Load() > 0 {
+	if wait := slotIdle - time.Since(c.last); c.busy > 0 || wait > 0 {
 		c.idleTime.Reset(max(wait, slotIdle/4))
 		c.mu.Unlock()
 		return

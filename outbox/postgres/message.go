@@ -16,14 +16,10 @@ import (
 // reader fetches one chunk (ChunkSize bytes) at a time, each with a query
 // of its own bounded by ctx, and is an io.Seeker. When the entry leaves
 // the store while it is read, Read fails: a message is never cut short
-// without an error.
-//
-// With a Limit of PerSecond, the first Read of the message waits for a
-// token of the destination's bucket: the Runner reads a message when it
-// sends it, so the limit holds where the messages start on their way,
-// across every process.
+// without an error. A message of one chunk of up to 64 KiB that Claim
+// handed out was read with its entry, and costs no query.
 func (s *Store) Open(ctx context.Context, id string) (io.ReadCloser, error) {
-	m := &message{s: s, ctx: ctx, id: id, limited: s.opts.Limit.PerSecond > 0}
+	m := &message{s: s, ctx: ctx, id: id}
 	s.mu.Lock()
 	p, ok := s.bodies[id]
 	delete(s.bodies, id)
@@ -67,7 +63,6 @@ type message struct {
 	id        string
 	size      int64
 	chunkSize int32
-	limited   bool  // a token is to be taken before the first byte
 	off       int64 // where the next Read starts
 	bufOff    int64 // the offset of buf's first byte
 	buf       []byte
@@ -80,12 +75,6 @@ func (m *message) Read(p []byte) (int, error) {
 	}
 	if m.off >= m.size {
 		return 0, io.EOF
-	}
-	if m.limited {
-		if err := m.s.waitToken(m.ctx); err != nil {
-			return 0, err
-		}
-		m.limited = false
 	}
 	if m.off < m.bufOff || m.off >= m.bufOff+int64(len(m.buf)) {
 		if err := m.fetch(m.off / int64(m.chunkSize)); err != nil {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,8 +42,6 @@ type Store struct {
 	opts    Options
 	channel string // of NOTIFY, one per schema
 	sess    *session
-
-	tokenWaits atomic.Int64 // messages waiting for a token of the rate limit
 
 	mu          sync.Mutex
 	leases      map[string]string     // the entry ID of each lease held through s, by token

@@ -336,13 +336,11 @@ func TestRateLimitAcrossWorkers(t *testing.T) {
 	waitFor(t, "every message delivered", 2*time.Minute, func() bool { return srv.count() >= total })
 	waitFor(t, "the outbox emptied", 30*time.Second, func() bool { return len(listAll(t, s)) == 0 })
 	spans := srv.ln.spans()
+	deferred := 0
 	for _, w := range workers {
-		lines := w.kill()
-		if os.Getenv("DEBUG_RATE") != "" {
-			for _, l := range lines {
-				if !strings.HasPrefix(l, "F ") {
-					t.Log(l)
-				}
+		for _, l := range w.kill() {
+			if strings.Contains(l, `"msg":"outbox: deferred"`) {
+				deferred++
 			}
 		}
 	}
@@ -364,10 +362,10 @@ func TestRateLimitAcrossWorkers(t *testing.T) {
 	}
 	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
 	// The most messages the server accepted within one second. A token is
-	// taken as a message starts; the server's acceptance follows by the
-	// time of the transfer, which varies on a loaded machine: hence the
-	// slack, which still tells a shared limit from one per process (three
-	// times as many) or none.
+	// taken as a message is claimed, and the Runner sends it at once,
+	// unless its connection waits for a slot: each of the runners' 6
+	// workers (3 processes, Pool.MaxConns 2) may hold one such message,
+	// which may go out later than its token says.
 	most := 0
 	for i := range times {
 		j := i
@@ -376,14 +374,15 @@ func TestRateLimitAcrossWorkers(t *testing.T) {
 		}
 		most = max(most, j-i)
 	}
-	allowed := perSecond*3/2 + burst
+	allowed := perSecond + burst + 3*2
 	if most > allowed {
-		t.Errorf("the server accepted %d messages within one second; the limit is %d per second (burst %d), allowed with slack %d",
+		t.Errorf("the server accepted %d messages within one second; the limit is %d per second (burst %d), %d with the messages waiting for a connection",
 			most, perSecond, burst, allowed)
 	}
 	if peak := peakConns(spans); peak > maxConns {
 		t.Errorf("the server had %d connections open at once; the limit is %d", peak, maxConns)
 	}
-	t.Logf("%d messages through 3 processes %v: at most %d accepted within a second (limit %d/s), %d connections in all, at most %d at once (limit %d)",
-		total, byWorker, most, perSecond, len(spans), peakConns(spans), maxConns)
+	t.Logf("%d messages through 3 processes %v: at most %d accepted within a second (limit %d/s), %d connections in all, "+
+		"at most %d at once (limit %d); %d attempts deferred (a connection slot not free within the connect timeout)",
+		total, byWorker, most, perSecond, len(spans), peakConns(spans), maxConns, deferred)
 }
