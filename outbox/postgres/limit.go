@@ -90,7 +90,8 @@ const slotPoll = 250 * time.Millisecond
 // and their slots, until it reuses or retires them, so processes that
 // share a bound should each have a Pool.MaxConns of their share or less;
 // a dial that waits too long fails as a connection refused, and the
-// Runner tries its entries again after its backoff.
+// Runner tries its entries again after its backoff. smtpkit.Options takes
+// no LocalAddr or BindLocal beside a Dialer: bind in base instead.
 func (s *Store) Dialer(base smtpkit.ContextDialer) smtpkit.ContextDialer {
 	if base == nil {
 		base = &net.Dialer{}

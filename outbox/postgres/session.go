@@ -29,6 +29,7 @@ const (
 	sessionCheck      = 30 * time.Second       // how often an idle session is checked with a ping
 	sessionRetryFirst = 100 * time.Millisecond // the first wait before reconnecting; doubled up to sessionRetryMax
 	sessionRetryMax   = 5 * time.Second
+	sessionWait       = 5 * time.Second // how long a claim or a dial waits for a session coming back
 )
 
 // session is the Store's own connection to the database, apart from the
@@ -50,6 +51,7 @@ type session struct {
 	started bool
 	done    chan struct{} // closed when run returns
 	ready   chan struct{} // closed once the first connection succeeded or failed
+	changed chan struct{} // closed and replaced when the session goes up or down
 	holder  int32         // the live session's backend PID; 0 while down
 	gen     int           // counts the sessions, so a caller can tell that the holder changed
 	err     error         // why the session is down
@@ -58,7 +60,7 @@ type session struct {
 
 func newSession(s *Store) *session {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &session{s: s, ctx: ctx, cancel: cancel, ready: make(chan struct{}),
+	return &session{s: s, ctx: ctx, cancel: cancel, ready: make(chan struct{}), changed: make(chan struct{}),
 		wake: [2]chan struct{}{make(chan struct{}), make(chan struct{})}}
 }
 
@@ -75,7 +77,8 @@ func (ss *session) start() {
 }
 
 // current returns the holder ID of the live session and its generation,
-// starting the session if needed and waiting for its first connection.
+// starting the session if needed and waiting for its first connection;
+// while the session is down it waits up to sessionWait for it to come back.
 func (ss *session) current(ctx context.Context) (int32, int, error) {
 	ss.start()
 	select {
@@ -83,17 +86,28 @@ func (ss *session) current(ctx context.Context) (int32, int, error) {
 	case <-ctx.Done():
 		return 0, 0, context.Cause(ctx)
 	}
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if ss.holder == 0 {
-		err := ss.err
-		if err == nil {
-			err = errors.New("the store is closed")
+	patience := time.NewTimer(sessionWait)
+	defer patience.Stop()
+	for {
+		ss.mu.Lock()
+		holder, gen, why, changed := ss.holder, ss.gen, ss.err, ss.changed
+		closed := ss.ctx.Err() != nil
+		ss.mu.Unlock()
+		switch {
+		case holder != 0:
+			return holder, gen, nil
+		case closed:
+			return 0, 0, errors.New("outbox/postgres: the store is closed")
 		}
-		return 0, 0, fmt.Errorf("outbox/postgres: the store's own connection to the database is down, "+
-			"so it takes no lease (another process could not tell whether this one lives): %w", err)
+		select {
+		case <-changed:
+		case <-patience.C:
+			return 0, 0, fmt.Errorf("outbox/postgres: the store's own connection to the database is down, "+
+				"so it takes no lease (another process could not tell whether this one lives): %w", why)
+		case <-ctx.Done():
+			return 0, 0, context.Cause(ctx)
+		}
 	}
-	return ss.holder, ss.gen, nil
 }
 
 // generation returns the generation of the live session.
@@ -239,6 +253,8 @@ func (ss *session) setUp(holder int32) int {
 	defer ss.mu.Unlock()
 	ss.holder, ss.err = holder, nil
 	ss.gen++
+	close(ss.changed)
+	ss.changed = make(chan struct{})
 	select {
 	case <-ss.ready:
 	default:
@@ -251,6 +267,8 @@ func (ss *session) setDown(err error) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.holder, ss.err = 0, err
+	close(ss.changed)
+	ss.changed = make(chan struct{})
 	select {
 	case <-ss.ready:
 	default:

@@ -584,3 +584,48 @@ func TestEnqueueOnce(t *testing.T) {
 	}
 	tx.Commit(ctx)
 }
+
+// TestSessionLost: when the Store's own session is cut, the Store
+// reconnects, moves its leases to the new session (so no other process
+// takes them for a dead holder's), and hears notifications again.
+func TestSessionLost(t *testing.T) {
+	d := newDatabase(t)
+	s := d.store(t, nil)
+	other := d.store(t, nil)
+	ctx := testContext(t)
+	id := enqueue(t, s, 1, 100)
+	e, _, err := s.Claim(ctx, time.Hour)
+	if err != nil || e == nil {
+		t.Fatalf("Claim: %+v, %v", e, err)
+	}
+	holder := func() (pid int32) {
+		t.Helper()
+		if err := d.db.QueryRow(ctx, `SELECT lease_holder FROM smtpkit_outbox_entries WHERE id = $1`, id).Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		return pid
+	}
+	old := holder()
+	var killed bool
+	if err := d.db.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, old).Scan(&killed); err != nil || !killed {
+		t.Fatalf("terminating the Store's session %d: %v, %v", old, killed, err)
+	}
+	waitFor(t, "the lease moved to a new session", 10*time.Second, func() bool { return holder() != old })
+	if got, _, err := other.Claim(ctx, time.Hour); got != nil || err != nil {
+		t.Errorf("another Store claimed %+v (%v) after the holder's session came back", got, err)
+	}
+	e.Attempts = 1
+	if err := s.Update(ctx, e); err != nil {
+		t.Errorf("Update under the lease after the session came back: %v", err)
+	}
+	wake := s.Wake()
+	enqueue(t, other, 2, 100)
+	select {
+	case <-wake:
+	case <-time.After(10 * time.Second):
+		t.Error("the Store heard no notification after its session came back")
+	}
+	if err := s.Release(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+}
