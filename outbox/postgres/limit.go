@@ -22,7 +22,8 @@ import (
 // Limit bounds nothing.
 type Limit struct {
 	// Destination names the server the limit is for, such as the Pool's
-	// Addr; Stores that name the same one share the limit.
+	// Addr; Stores that name the same one share the limit, and should give
+	// it the same numbers.
 	Destination string
 	// PerSecond bounds the messages claimed per second, on average; zero
 	// means no bound. A Runner sends what it claims at once, so this is
