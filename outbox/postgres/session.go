@@ -170,16 +170,17 @@ func (ss *session) run() {
 			continue
 		}
 		wait = sessionRetryFirst
-		gen := ss.setUp(holder)
-		if gen > 1 {
-			// The leases and slots taken under the last session's PID would
-			// look dead to the others: they are this process's still.
+		if ss.generation() > 0 {
+			// The leases and slots taken under the last session's PID look
+			// dead to the others: they are this process's still. They move
+			// before anything is taken under the new PID.
 			if err := ss.s.adopt(ss.ctx, holder); err != nil {
 				ss.s.logger().Error("outbox/postgres: moving the leases to the new session failed", "err", err)
 			} else {
 				ss.s.logger().Info("outbox/postgres: the store's own session is back", "holder", holder)
 			}
 		}
+		ss.setUp(holder)
 		// Whatever was notified while the session was down.
 		ss.broadcast(wakeEntries)
 		ss.broadcast(wakeSlots)
@@ -248,7 +249,7 @@ func (ss *session) listen(conn *pgx.Conn) error {
 	}
 }
 
-func (ss *session) setUp(holder int32) int {
+func (ss *session) setUp(holder int32) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.holder, ss.err = holder, nil
@@ -260,7 +261,6 @@ func (ss *session) setUp(holder int32) int {
 	default:
 		close(ss.ready)
 	}
-	return ss.gen
 }
 
 func (ss *session) setDown(err error) {
