@@ -238,8 +238,13 @@ func (r *Runner) run(ctx context.Context, once bool) error {
 // work claims batches of due entries and delivers them, until ctx ends
 // or, once, until nothing is due.
 func (r *Runner) work(ctx context.Context, rs *runState, once bool) error {
-	var notified interface{ enqueued() <-chan struct{} }
-	notified, _ = r.Store.(interface{ enqueued() <-chan struct{} })
+	notified := func() <-chan struct{} { return nil }
+	switch s := r.Store.(type) {
+	case Waker:
+		notified = s.Wake
+	case interface{ enqueued() <-chan struct{} }:
+		notified = s.enqueued
+	}
 	for ctx.Err() == nil {
 		if d, err := r.paused(); d > 0 {
 			if once {
@@ -253,10 +258,7 @@ func (r *Runner) work(ctx context.Context, rs *runState, once bool) error {
 			t.Stop()
 			continue
 		}
-		var wake <-chan struct{}
-		if notified != nil {
-			wake = notified.enqueued()
-		}
+		wake := notified()
 		batch, next, err := r.claim(ctx)
 		if len(batch) > 0 {
 			r.deliver(ctx, rs, batch)

@@ -49,6 +49,20 @@ type Store interface {
 	Delete(ctx context.Context, id string) error
 }
 
+// Waker is implemented by a Store that can tell its Runners at once when
+// an entry may have fallen due (enqueued, released or retried, by this
+// process or another), so that they need not wait for PollInterval.
+type Waker interface {
+	// Wake returns a channel that is closed at the next such event.
+	Wake() <-chan struct{}
+}
+
+// CheckEnvelope returns an error matching smtpkit.ErrInvalidArgument when
+// no attempt could ever send env: no recipient, an address holding CR, LF,
+// NUL, < or >, an unknown body type or DSN keyword. A Store's Enqueue
+// calls it before it writes anything.
+func CheckEnvelope(env *smtpkit.Envelope) error { return checkEnvelope(env) }
+
 // Errors of a Store, matched with errors.Is.
 var (
 	// ErrNotFound means no entry has the ID given; it may have been delivered.
