@@ -431,7 +431,7 @@ func TestBinarySendmailExitCodes(t *testing.T) {
 		code int
 	}{
 		{"unknown option", pickyHome, nil, []string{"-Z", "a@example.org"}, exUsage},
-		{"a mode it lacks", pickyHome, nil, []string{"-bp"}, exUsage},
+		{"a mode it lacks", pickyHome, nil, []string{"-bs"}, exUsage},
 		{"no recipient", pickyHome, nil, nil, exUsage},
 		{"no recipient in the header", pickyHome, nil, []string{"-t"}, exDataErr},
 		{"no account", t.TempDir(), nil, []string{"a@example.org"}, exConfig},

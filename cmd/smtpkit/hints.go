@@ -144,6 +144,12 @@ func describe(err error) string {
 		return describe(w.error)
 	case sysexitsError:
 		return describe(w.error)
+	case queueError:
+		return describe(w.error)
+	case tryLaterError:
+		return describe(w.error)
+	case failedForGoodError:
+		return describe(w.error)
 	}
 	return err.Error()
 }

@@ -5,6 +5,7 @@
 //	smtpkit check --account work           # log in with an account of ~/.msmtprc, send nothing
 //	smtpkit send --account work --to you@example.org --subject Hi --body Hello
 //	smtpkit sendmail -t -i < message       # a drop-in for /usr/sbin/sendmail (also as a link named sendmail)
+//	smtpkit queue run --account work       # send what waits in the queue (as sendmail -q)
 package main
 
 import (
@@ -66,6 +67,8 @@ back to plaintext silently.
   send      send a message (a file, standard input, or composed from flags),
             or many from a directory or an mbox over a pool of connections
   sendmail  a drop-in for /usr/sbin/sendmail, also run by a link named sendmail
+  queue     the messages waiting for a later attempt: list, run, show, retry,
+            delete (sendmail -odq puts them there)
   modes     the security modes found for servers, remembered across runs
 
   smtpkit man DIR                     writes the manual pages into DIR
@@ -93,8 +96,8 @@ for errors. Passwords are never shown. --json prints one JSON object.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{flagError(err)} })
 	root.Version = version()
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(newProbeCommand(), newCheckCommand(), newSendCommand(), newSendmailCommand(), newModesCommand(),
-		newManCommand())
+	root.AddCommand(newProbeCommand(), newCheckCommand(), newSendCommand(), newSendmailCommand(), newQueueCommand(),
+		newModesCommand(), newManCommand())
 	return root
 }
 
