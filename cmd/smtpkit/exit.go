@@ -223,7 +223,8 @@ const (
 
 // sysexitsHelp lists the exit codes of sendmail mode.
 const sysexitsHelp = `Exit codes (sysexits.h, as sendmail and msmtp use them):
-   0  the server accepted the message for every recipient (or -odq queued it)
+   0  the server accepted the message for every recipient, or what it
+      could not take now was queued (a note on standard error says so)
   64  EX_USAGE        a mistake in the command line
   65  EX_DATAERR      the message names no recipient, or its header is unreadable
   66  EX_NOINPUT      the input cannot be read
@@ -232,9 +233,10 @@ const sysexitsHelp = `Exit codes (sysexits.h, as sendmail and msmtp use them):
                       recipients refused while others accepted the message
                       (trying again would send it twice); with -q, queued
                       messages that failed for good
-  75  EX_TEMPFAIL     a temporary refusal (4xx), a connection refused or a
-                      time limit, or a queue that cannot be written: try
-                      again later
+  75  EX_TEMPFAIL     not queued: a temporary refusal (4xx), a connection
+                      refused or a time limit with queue_on_failure = false;
+                      a message that may have been delivered (RFC 1047); a
+                      queue that cannot be written. Try again later
   76  EX_PROTOCOL     the server broke the SMTP protocol
   77  EX_NOPERM       the login failed
   78  EX_CONFIG       no account, or a bad configuration file or setting`

@@ -53,6 +53,7 @@ var keyFlags = map[string]string{
 	"tls_key_file": "--key", "tls_insecure_skip_verify": "--insecure-skip-verify",
 	"user": "--user", "password": "--password-stdin", "password_env": "--password-env",
 	"token_env": "--token-env", "auth_mechanisms": "--auth", "allow_cleartext_auth": "--allow-cleartext-auth",
+	"queue_on_failure": "--queue",
 }
 
 // flagOf returns the flag of an Options field such as "TLS.Fingerprints[1]";

@@ -66,9 +66,10 @@ back to plaintext silently.
   check     log in without sending mail: is this account right?
   send      send a message (a file, standard input, or composed from flags),
             or many from a directory or an mbox over a pool of connections
-  sendmail  a drop-in for /usr/sbin/sendmail, also run by a link named sendmail
+  sendmail  a drop-in for /usr/sbin/sendmail, also run by a link named sendmail;
+            it queues what the server cannot take now
   queue     the messages waiting for a later attempt: list, run, show, retry,
-            delete (sendmail -odq puts them there)
+            delete (send --queue and sendmail put them there)
   modes     the security modes found for servers, remembered across runs
 
   smtpkit man DIR                     writes the manual pages into DIR

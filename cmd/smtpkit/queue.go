@@ -43,8 +43,10 @@ func (f *queueFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object")
 }
 
-const queueHelp = `Messages wait in the queue for a later attempt: sendmail -odq queues a
-message without sending it.
+const queueHelp = `Messages wait in the queue when the server could not take them: send --queue
+(or queue_on_failure = true in the account) and sendmail queue a message on a
+transient failure (a 4xx reply, a failed connection, a time limit), and
+sendmail -odq queues without sending.
 
   queue list [--all]     the messages waiting, with why and when they go next
   queue show ID          one message: envelope, each recipient, the header
@@ -59,7 +61,8 @@ send one message twice, and a process killed at any moment loses nothing: a
 message is on disk, synced, before any command says it is queued. The one
 window for a second copy: the connection breaks after the whole message was
 sent and before the server's verdict (RFC 1047); queue run counts those
-"in doubt" and sends them again (at least once).
+"in doubt" and sends them again (at least once), while send and sendmail,
+on their own first attempt, report it and queue nothing.
 
 `
 

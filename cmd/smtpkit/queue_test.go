@@ -1,24 +1,28 @@
 package main
 
-// Tests of the queue on the command line: sendmail -odq, -q and -bp, and
-// the queue commands, each checked on the wire (what the server received)
-// and on disk (what the spool holds).
+// Tests of the queue on the command line: send --queue, sendmail's queue
+// on a transient failure, -odq, -q and -bp, and the queue commands, each
+// checked on the wire (what the server received) and on disk (what the
+// spool holds).
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/smtpkit/smtpkit"
 	"github.com/smtpkit/smtpkit/config"
+	"github.com/smtpkit/smtpkit/outbox"
 	"github.com/smtpkit/smtpkit/smtptest"
 )
 
@@ -132,6 +136,25 @@ func (f *flaky) taken() []string {
 	return slices.Clone(f.messages)
 }
 
+// runOut runs the command line args in this process, with stdin as its
+// standard input, and returns its standard output and error apart.
+func runOut(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := newRootCommand()
+	cmd.SetArgs(args)
+	cmd.SetIn(strings.NewReader(stdin))
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		errOut.WriteString("smtpkit: " + describe(err) + "\n") // as runMain prints it
+		return out.String(), errOut.String(), exitCode(err)
+	}
+	return out.String(), errOut.String(), 0
+}
+
 // entries returns the IDs in the spool dir.
 func entries(t *testing.T, dir string) []string {
 	t.Helper()
@@ -152,6 +175,154 @@ func entries(t *testing.T, dir string) []string {
 // userSpool is where execBin's runs keep an account's queue.
 func userSpool(home, account string) string {
 	return filepath.Join(home, ".local", "state", "smtpkit", "queue", account)
+}
+
+// TestQueueTransientThenDelivered: a server that answers 451 to the first
+// MAIL and 250 afterwards. send --queue exits 0 with a note, the message
+// waits in the spool of the server's host and port with the reply, and
+// queue run delivers it once.
+func TestQueueTransientThenDelivered(t *testing.T) {
+	srv := newFlaky(t, func(conn int, verb, arg string) string {
+		if verb == "MAIL" && conn == 1 {
+			return "451 4.3.0 try again later"
+		}
+		return ""
+	})
+	spool := t.TempDir()
+	flags := []string{"-s", "none", "--server", srv.Addr, "--spool", spool}
+	send := append([]string{"send", "--queue", "--from", "me@example.com", "--to", "bob@example.org",
+		"--subject", "Queued", "--body", "Sent when the server takes it."}, flags...)
+	out, errOut, code := runOut(t, "", send...)
+	if code != 0 || !strings.Contains(errOut, "smtpkit: queued as ") ||
+		!strings.Contains(errOut, `451 4.3.0 "try again later"; smtpkit queue run --server `+srv.Addr+" --spool "+spool+" sends it\n") {
+		t.Fatalf("send --queue: exit %d, want 0 and a note on stderr:\n%s\n%s", code, out, errOut)
+	}
+	host, port, _ := net.SplitHostPort(srv.Addr)
+	dir := filepath.Join(spool, host+"_"+port)
+	ids := entries(t, dir)
+	if len(ids) != 1 || !strings.Contains(errOut, "queued as "+ids[0]+":") {
+		t.Fatalf("the spool %s holds %v; stderr:\n%s", dir, ids, errOut)
+	}
+
+	out, _, code = runOut(t, "", append([]string{"queue", "list", "--json"}, flags...)...)
+	var list queueListJSON
+	decodeInto(t, out, &list)
+	if code != 0 || len(list.Spools) != 1 || len(list.Spools[0].Entries) != 1 {
+		t.Fatalf("queue list --json: exit %d\n%s", code, out)
+	}
+	e := list.Spools[0].Entries[0]
+	if e.ID != ids[0] || e.Attempts != 1 || !slices.Equal(e.Pending, []string{"bob@example.org"}) ||
+		!strings.Contains(e.LastError, `451 4.3.0 "try again later"`) || !e.NextAttempt.After(time.Now()) || e.From != "me@example.com" {
+		t.Errorf("the entry: %+v", e)
+	}
+
+	// --due keeps the backoff: nothing goes yet.
+	out, _, code = runOut(t, "", append([]string{"queue", "run", "--due"}, flags...)...)
+	if code != 0 || !strings.Contains(out, "nothing to send (1 message(s) waiting)") || len(srv.taken()) != 0 {
+		t.Fatalf("queue run --due: exit %d, want nothing sent:\n%s", code, out)
+	}
+	out, _, code = runOut(t, "", append([]string{"queue", "run", "--json"}, flags...)...)
+	var run queueRunJSON
+	decodeInto(t, out, &run)
+	if code != 0 || !run.OK || run.Due != 1 || len(run.Delivered) != 1 || len(run.Deferred) != 0 || len(run.Failed) != 0 || run.Left != 0 {
+		t.Fatalf("queue run --json: exit %d\n%s", code, out)
+	}
+	if got := srv.taken(); len(got) != 1 || !strings.Contains(got[0], "Subject: Queued") || !strings.Contains(got[0], "Sent when the server takes it.") {
+		t.Fatalf("the server took %q", got)
+	}
+	if ids := entries(t, dir); len(ids) != 0 {
+		t.Errorf("the spool still holds %v", ids)
+	}
+	out, _, code = runOut(t, "", append([]string{"queue", "run"}, flags...)...)
+	if code != 0 || !strings.Contains(out, "nothing to send (0 message(s) waiting)") || len(srv.taken()) != 1 {
+		t.Errorf("a second queue run: exit %d, %d messages taken:\n%s", code, len(srv.taken()), out)
+	}
+}
+
+// decodeInto parses the one JSON object of out into v, refusing fields v lacks.
+func decodeInto(t *testing.T, out string, v any) {
+	t.Helper()
+	r := execResult{stdout: out}
+	switch p := v.(type) {
+	case *queueListJSON:
+		*p = decodeJSON[queueListJSON](t, r)
+	case *queueRunJSON:
+		*p = decodeJSON[queueRunJSON](t, r)
+	case *queueShowJSON:
+		*p = decodeJSON[queueShowJSON](t, r)
+	case *queueIDJSON:
+		*p = decodeJSON[queueIDJSON](t, r)
+	case *sendJSON:
+		*p = decodeJSON[sendJSON](t, r)
+	default:
+		t.Fatalf("decodeInto: %T", v)
+	}
+}
+
+// serveAt starts a well-behaved plaintext server on addr, an address a
+// test reserved: the server that was away comes back where it was.
+func serveAt(t *testing.T, addr string) *smtptest.Server {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot listen on %s again: %v", addr, err)
+	}
+	srv := smtptest.NewUnstartedServer(smtptest.Plain)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Config.Serve(l)
+	}()
+	t.Cleanup(func() {
+		srv.Config.Close()
+		<-done
+	})
+	return srv
+}
+
+// closedPort returns an address where nothing listens.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// TestSendmailServerDownThenUp: sendmail, as a link, to a server that is
+// down: the message is queued, exit 0 and a note; once the server is up
+// on the same address, queue run delivers it.
+func TestSendmailServerDownThenUp(t *testing.T) {
+	addr := closedPort(t)
+	home := t.TempDir()
+	msmtprc(t, home, addr)
+	msg := "To: bob@example.org\nSubject: while the server was down\n\nhello\n"
+	r := execBin(t, execOpts{name: "sendmail", home: home, stdin: msg}, "-t", "-i")
+	if r.code != 0 || r.stdout != "" || !strings.HasPrefix(r.stderr, "sendmail: queued as ") ||
+		!strings.Contains(r.stderr, "connection refused") || !strings.HasSuffix(r.stderr, "; smtpkit queue run sends it\n") {
+		t.Fatalf("want exit 0 and the note alone:\n%s", r)
+	}
+	ids := entries(t, userSpool(home, "default"))
+	if len(ids) != 1 {
+		t.Fatalf("the spool holds %v", ids)
+	}
+
+	srv := serveAt(t, addr)
+	r = execBin(t, execOpts{home: home}, "queue", "run")
+	if r.code != 0 || !strings.Contains(r.stdout, "Delivered:    1 message(s), for 1 recipient(s)") {
+		t.Fatalf("queue run: %s", r)
+	}
+	got := srv.Messages()
+	if len(got) != 1 || got[0].From != "robot@example.com" || !slices.Equal(got[0].To, []string{"bob@example.org"}) ||
+		!strings.Contains(string(got[0].Data), "Subject: while the server was down") {
+		t.Fatalf("the server got %+v", got)
+	}
+	if ids := entries(t, userSpool(home, "default")); len(ids) != 0 {
+		t.Errorf("the spool still holds %v", ids)
+	}
 }
 
 // TestSendmailQueueOnlyThenRun: -odq queues without a connection, -bp
@@ -285,6 +456,239 @@ func TestQueueCommandsJSON(t *testing.T) {
 	}
 	if got := srv.Messages(); len(got) != 1 || !strings.Contains(string(got[0].Data), "Subject: second") {
 		t.Errorf("the server got %d messages", len(got))
+	}
+}
+
+// TestQueuePermanentNotQueued: a 5xx is reported with its exit code and
+// nothing is queued, by send --queue and by sendmail.
+func TestQueuePermanentNotQueued(t *testing.T) {
+	srv := newFlaky(t, func(conn int, verb, arg string) string {
+		switch {
+		case verb == "MAIL" && strings.Contains(arg, "blocked@"):
+			return "550 5.7.1 sender blocked"
+		case verb == "RCPT" && strings.Contains(arg, "nobody@"):
+			return "550 5.1.1 no such user here"
+		}
+		return ""
+	})
+	spool := t.TempDir()
+	host, port, _ := net.SplitHostPort(srv.Addr)
+	dir := filepath.Join(spool, host+"_"+port)
+	for _, tt := range []struct {
+		from, to string
+		code     int
+	}{
+		{"me@example.com", "nobody@example.org", exitRcpt},
+		{"blocked@example.com", "bob@example.org", exitMail},
+	} {
+		out, errOut, code := runOut(t, "", "send", "--queue", "-s", "none", "--server", srv.Addr, "--spool", spool,
+			"--from", tt.from, "--to", tt.to, "--subject", "x", "--body", "y")
+		if code != tt.code || strings.Contains(errOut, "queued") {
+			t.Errorf("send --queue from %s to %s: exit %d, want %d and nothing queued:\n%s%s", tt.from, tt.to, code, tt.code, out, errOut)
+		}
+		if ids := entries(t, dir); len(ids) != 0 {
+			t.Fatalf("the spool holds %v", ids)
+		}
+	}
+	// One recipient refused for good, one accepted: partial, and nothing waits.
+	_, _, code := runOut(t, "", "send", "--queue", "-s", "none", "--server", srv.Addr, "--spool", spool,
+		"--from", "me@example.com", "--to", "nobody@example.org, bob@example.org", "--subject", "x", "--body", "y")
+	if code != exitPartial || len(entries(t, dir)) != 0 {
+		t.Errorf("one of two refused: exit %d, want %d, and the spool holds %v", code, exitPartial, entries(t, dir))
+	}
+
+	home := t.TempDir()
+	msmtprc(t, home, srv.Addr)
+	r := execBin(t, execOpts{name: "sendmail", home: home, stdin: "Subject: x\n\ny\n"}, "nobody@example.org")
+	if r.code != exUnavailable || !strings.Contains(r.stderr, "nobody@example.org refused: 550 5.1.1") || strings.Contains(r.stderr, "queued") {
+		t.Errorf("sendmail to a refused recipient: want exit %d:\n%s", exUnavailable, r)
+	}
+	if ids := entries(t, userSpool(home, "default")); len(ids) != 0 {
+		t.Errorf("sendmail queued %v", ids)
+	}
+}
+
+// TestQueueUnconfirmedNotQueued: the connection breaks after the end of
+// the data and before the reply (ErrUnconfirmed): the message may have
+// been delivered, so it is reported and not queued.
+func TestQueueUnconfirmedNotQueued(t *testing.T) {
+	srv := newFlaky(t, func(conn int, verb, arg string) string {
+		if verb == "." {
+			return closeConn
+		}
+		return ""
+	})
+	spool := t.TempDir()
+	out, errOut, code := runOut(t, "", "send", "--queue", "-s", "none", "--server", srv.Addr, "--spool", spool,
+		"--from", "me@example.com", "--to", "bob@example.org", "--subject", "x", "--body", "y")
+	if code != exitData || !strings.Contains(errOut, "may have been delivered") || !strings.Contains(errOut, "smtpkit: not queued:") ||
+		strings.Contains(errOut, "queued as") {
+		t.Errorf("send --queue: exit %d, want %d, ErrUnconfirmed, not queued:\n%s%s", code, exitData, out, errOut)
+	}
+	host, port, _ := net.SplitHostPort(srv.Addr)
+	if ids := entries(t, filepath.Join(spool, host+"_"+port)); len(ids) != 0 {
+		t.Errorf("the spool holds %v", ids)
+	}
+
+	home := t.TempDir()
+	msmtprc(t, home, srv.Addr)
+	r := execBin(t, execOpts{name: "sendmail", home: home, stdin: "Subject: x\n\ny\n"}, "bob@example.org")
+	if r.code != exTempFail || !strings.Contains(r.stderr, "sendmail: not queued:") || strings.Contains(r.stderr, "queued as") {
+		t.Errorf("sendmail: want exit %d, not queued:\n%s", exTempFail, r)
+	}
+	if ids := entries(t, userSpool(home, "default")); len(ids) != 0 {
+		t.Errorf("sendmail queued %v", ids)
+	}
+}
+
+// TestSendmailKilledMidData: sendmail killed (SIGKILL) in the middle of
+// the message's data loses nothing: queue run delivers it afterwards.
+func TestSendmailKilledMidData(t *testing.T) {
+	staller := newFlaky(t, func(conn int, verb, arg string) string {
+		if verb == "DATA" {
+			return stall
+		}
+		return ""
+	})
+	home := t.TempDir()
+	msmtprc(t, home, staller.Addr)
+	body := strings.Repeat("a line of the message that was cut off\n", 2000)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := binCommand(ctx, t, execOpts{name: "sendmail", home: home, stdin: "Subject: killed\n\n" + body}, "-i", "bob@example.org")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-staller.stalled:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("sendmail never reached the data:\n%s", stderr.String())
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	err := cmd.Wait()
+	var exit interface{ ExitCode() int }
+	if !errors.As(err, &exit) || exit.ExitCode() != -1 {
+		t.Fatalf("sendmail was not killed: %v\n%s", err, stderr.String())
+	}
+
+	good := plainServer(t)
+	msmtprc(t, home, good.Addr) // the account's server, back in order
+	r := execBin(t, execOpts{home: home}, "queue", "run")
+	if r.code != 0 {
+		t.Fatalf("queue run: %s", r)
+	}
+	got := good.Messages()
+	if len(got) < 1 || !strings.Contains(string(got[0].Data), "Subject: killed") ||
+		!strings.HasSuffix(string(got[0].Data), strings.ReplaceAll(body, "\n", "\r\n")) {
+		t.Fatalf("the server got %d messages, want the one cut off, whole", len(got))
+	}
+	if len(got) > 1 {
+		t.Errorf("the server got %d copies", len(got))
+	}
+	if ids := entries(t, userSpool(home, "default")); len(ids) != 0 {
+		t.Errorf("the spool still holds %v", ids)
+	}
+}
+
+// TestSendBulkQueuesTransientFailures: send --dir --queue queues the
+// messages refused with a 4xx, reports the 5xx, and the summary counts
+// both; queue run sends the queued one to the recipient left only.
+func TestSendBulkQueuesTransientFailures(t *testing.T) {
+	var busy atomic.Bool
+	busy.Store(true)
+	srv := newFlaky(t, func(conn int, verb, arg string) string {
+		switch {
+		case verb == "RCPT" && strings.Contains(arg, "nobody@"):
+			return "550 5.1.1 no such user here"
+		case verb == "RCPT" && strings.Contains(arg, "later@") && busy.Load():
+			return "451 4.2.0 mailbox busy"
+		}
+		return ""
+	})
+	dir := t.TempDir()
+	for i, to := range []string{"a@example.org", "b@example.org, later@example.org", "nobody@example.org"} {
+		writeFile(t, dir, string(rune('1'+i))+".eml", "From: s@example.com\nTo: "+to+"\nSubject: bulk\n\nhi\n", 0o600)
+	}
+	spool := t.TempDir()
+	flags := []string{"-s", "none", "--server", srv.Addr, "--spool", spool}
+	out, errOut, code := runOut(t, "", append([]string{"send", "--queue", "--dir", dir, "--connections", "1", "--json"}, flags...)...)
+	var res sendJSON
+	decodeInto(t, out, &res)
+	sum := res.Summary
+	if code != exitPartial || sum.Messages != 3 || sum.Sent != 2 || sum.Failed != 1 || sum.Queued != 1 || sum.RecipientsQueued != 1 ||
+		sum.RecipientsRefused != 1 || sum.RecipientsAccepted != 2 {
+		t.Fatalf("exit %d, want %d; summary %+v\n%s", code, exitPartial, sum, errOut)
+	}
+	q := res.Messages[1].Queued
+	if q == nil || q.ID == "" || !slices.Equal(q.Recipients, []string{"later@example.org"}) || !strings.Contains(q.Reason, "451 4.2.0 mailbox busy") {
+		t.Fatalf("the message queued: %+v", res.Messages[1])
+	}
+	if !strings.Contains(errOut, "smtpkit: queued 1 message(s) the server could not take now; smtpkit queue run --server") {
+		t.Errorf("stderr: %s", errOut)
+	}
+	host, port, _ := net.SplitHostPort(srv.Addr)
+	if ids := entries(t, filepath.Join(spool, host+"_"+port)); !slices.Equal(ids, []string{q.ID}) {
+		t.Fatalf("the spool holds %v, want %s", ids, q.ID)
+	}
+
+	busy.Store(false)
+	before := len(srv.taken())
+	out, _, code = runOut(t, "", append([]string{"queue", "run", "--json"}, flags...)...)
+	var run queueRunJSON
+	decodeInto(t, out, &run)
+	if code != 0 || len(run.Delivered) != 1 || !slices.Equal(run.Delivered[0].To, []string{"later@example.org"}) {
+		t.Fatalf("queue run: exit %d\n%s", code, out)
+	}
+	if got := srv.taken(); len(got) != before+1 {
+		t.Errorf("the server took %d messages after the run, want %d", len(got), before+1)
+	}
+	rcpts := 0
+	for _, l := range srv.Received() {
+		if strings.HasPrefix(l, "RCPT TO:<b@example.org>") {
+			rcpts++
+		}
+	}
+	if rcpts != 1 {
+		t.Errorf("b@example.org was sent to %d times, want once", rcpts)
+	}
+}
+
+// TestQueueOnFailureSetting: queue_on_failure in the account queues
+// without --queue; --queue=false overrides it; an account's false keeps
+// sendmail from queueing.
+func TestQueueOnFailureSetting(t *testing.T) {
+	addr := closedPort(t)
+	host, port, _ := net.SplitHostPort(addr)
+	dir := t.TempDir()
+	conf := writeFile(t, dir, "config.toml", "[accounts.work]\nhost = \""+host+"\"\nport = "+port+
+		"\nsecurity = \"none\"\nfrom = \"me@example.com\"\nqueue_on_failure = true\n", 0o600)
+	spool := t.TempDir()
+	send := []string{"send", "--config", conf, "--spool", spool, "--to", "bob@example.org", "--subject", "x", "--body", "y"}
+	_, errOut, code := runOut(t, "", send...)
+	if code != 0 || !strings.Contains(errOut, "smtpkit queue run --config "+conf+" --spool "+spool+" sends it") {
+		t.Errorf("queue_on_failure = true: exit %d:\n%s", code, errOut)
+	}
+	if ids := entries(t, filepath.Join(spool, "work")); len(ids) != 1 {
+		t.Fatalf("the spool of work holds %v", ids)
+	}
+	_, errOut, code = runOut(t, "", append(send, "--queue=false")...)
+	if code != exitRefused || strings.Contains(errOut, "queued") || len(entries(t, filepath.Join(spool, "work"))) != 1 {
+		t.Errorf("--queue=false: exit %d, want %d and nothing queued:\n%s", code, exitRefused, errOut)
+	}
+
+	home := t.TempDir()
+	off := writeFile(t, dir, "off.toml", "[accounts.work]\nhost = \""+host+"\"\nport = "+port+
+		"\nsecurity = \"none\"\nqueue_on_failure = false\n", 0o600)
+	r := execBin(t, execOpts{name: "sendmail", home: home, stdin: "Subject: x\n\ny\n"}, "-C", off, "bob@example.org")
+	if r.code != exTempFail || strings.Contains(r.stderr, "queued") {
+		t.Errorf("sendmail with queue_on_failure = false: want exit %d:\n%s", exTempFail, r)
+	}
+	if ids := entries(t, userSpool(home, "work")); len(ids) != 0 {
+		t.Errorf("sendmail queued %v", ids)
 	}
 }
 
@@ -432,5 +836,47 @@ func TestSpoolLocationAndName(t *testing.T) {
 			t.Errorf("%v: %q is not a safe, distinct name", tt.acct, got)
 		}
 		names[got] = true
+	}
+}
+
+// TestTransient: which failures the command line queues.
+func TestTransient(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{&smtpkit.Error{Phase: smtpkit.PhaseMail, Code: 451}, true},
+		{&smtpkit.Error{Phase: smtpkit.PhaseGreeting, Code: 421}, true},
+		{&smtpkit.Error{Phase: smtpkit.PhaseAuth, Code: 454}, true},
+		{&smtpkit.Error{Phase: smtpkit.PhaseAuth, Code: 535, Err: smtpkit.ErrAuthFailed}, false},
+		{&smtpkit.Error{Phase: smtpkit.PhaseRcpt, Code: 550}, false},
+		{&smtpkit.Error{Phase: smtpkit.PhaseConnect, Err: syscall.ECONNREFUSED}, true},
+		{&smtpkit.Error{Phase: smtpkit.PhaseConnect, Err: &net.DNSError{Err: "no such host", IsNotFound: true}}, false},
+		{&smtpkit.Error{Phase: smtpkit.PhaseConnect, Err: &net.DNSError{Err: "server misbehaving", IsTemporary: true}}, true},
+		{&smtpkit.Error{Phase: smtpkit.PhaseGreeting, Err: smtpkit.ErrGreetingTimeout}, true},
+		{&smtpkit.Error{Phase: smtpkit.PhaseTLS, Err: errors.New("x509: certificate signed by unknown authority")}, false},
+		{&smtpkit.Error{Phase: smtpkit.PhaseTLS, Err: syscall.ECONNRESET}, true},
+		{&smtpkit.Error{Phase: smtpkit.PhaseSTARTTLS, Err: smtpkit.ErrTLSNotOffered}, false},
+		{&smtpkit.Error{Phase: smtpkit.PhaseData, Err: smtpkit.ErrClosed}, true},
+		{&smtpkit.Error{Phase: smtpkit.PhaseData, Err: smtpkit.ErrUnconfirmed}, false},
+		{&smtpkit.Error{Phase: smtpkit.PhaseEHLO, Err: smtpkit.ErrProtocol}, false},
+		{errors.New("reading the message: boom"), false},
+		{nil, false},
+	} {
+		if got := transient(tt.err); got != tt.want {
+			t.Errorf("transient(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+	// judge: per recipient, as an outbox.Runner reads an attempt.
+	res := &smtpkit.Result{Recipients: []smtpkit.RecipientResult{
+		{Address: "a", Reply: smtpkit.Reply{Code: 250}}, {Address: "b", Reply: smtpkit.Reply{Code: 451}}, {Address: "c", Reply: smtpkit.Reply{Code: 550}},
+	}, Reply: smtpkit.Reply{Code: 250}}
+	j := judge(3, res, nil)
+	if !slices.Equal(j.status, []outbox.Status{outbox.Delivered, outbox.Pending, outbox.Failed}) || j.replies[1].Code != 451 {
+		t.Errorf("judge: %+v", j)
+	}
+	j = judge(2, nil, &smtpkit.Error{Phase: smtpkit.PhaseData, Err: smtpkit.ErrUnconfirmed})
+	if !j.doubt {
+		t.Errorf("ErrUnconfirmed: %+v", j)
 	}
 }

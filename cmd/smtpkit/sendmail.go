@@ -59,6 +59,22 @@ queue list, retry ID, delete ID).
 The Bcc field is always removed. A message without From, Date or
 Message-ID gets one. Nothing is printed when the message was accepted.
 
+When the server cannot take the message now (a 4xx reply, a failed
+connection, a time limit, a login refused with a 4xx), it is queued, as
+msmtpq and nullmailer do: the command exits 0 with a note on standard
+error, and sendmail -q (or smtpkit queue run) sends it later; a cron job
+or sendmail -q15m running in the background does that. The message is on
+disk, synced, before the first attempt begins, so a kill at any moment
+loses nothing. A permanent refusal (5xx), a login refused for good or a
+certificate that does not verify is not queued: it is reported, with the
+exit codes below. Nor is a message that may have been delivered already
+(the connection broke after its end and before the server's verdict,
+RFC 1047): it exits 75, not queued, since a second attempt could deliver
+it twice. An account with queue_on_failure = false (or
+SMTPKIT_QUEUE_ON_FAILURE=false) sends without the queue, exiting 75 on a
+transient failure; when the queue cannot be written (a read-only home),
+the message is sent without it, with a warning.
+
 `
 
 const sendmailExample = `  printf 'Subject: hi\n\nHello\n' | smtpkit sendmail -t -i -f me@example.com you@example.org
@@ -429,21 +445,44 @@ func runSendmail(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer,
 	if tr != nil {
 		tr.info("Trying %s (security %s)", s.addr(), s.opts.Security)
 	}
-	c, err := s.dialer().Dial(ctx, s.addr())
-	if err != nil {
-		return err
+	// The account decides; without a word from it, sendmail queues, as
+	// msmtpq and nullmailer do: a program that calls sendmail expects
+	// its mail to be taken care of.
+	var at *attempt
+	if queue := !s.acct.IsSet("queue_on_failure") || s.acct.QueueOnFailure; queue {
+		if at, err = q.send(ctx, s, &env, msg, stderr); err != nil {
+			return err
+		}
+	} else {
+		at = sendDirect(ctx, s, &env, msg)
+		at.judged = judge(len(env.To), at.res, at.err)
+		q = nil
 	}
-	defer c.Quit(ctx)
-	res, err := c.Send(ctx, &env, msg)
-	if res != nil {
-		for _, r := range res.Refused() {
-			fmt.Fprintf(stderr, "sendmail: %s refused: %s\n", r.Address, r.Reply)
+	if at.res != nil {
+		for i, r := range at.res.Recipients {
+			if i < len(at.judged.status) && at.judged.status[i] == outbox.Pending && at.queued != nil {
+				continue // queued: the note says so
+			}
+			if !r.Accepted() && r.Reply.Code != 0 {
+				fmt.Fprintf(stderr, "sendmail: %s refused: %s\n", r.Address, r.Reply)
+			}
 		}
 	}
-	if err != nil {
-		return err
+	failed := len(at.judged.with(outbox.Failed))
+	switch {
+	case at.queued != nil:
+		q.note(stderr, at.queued)
+		if failed > 0 {
+			return &partialError{failed: failed, total: len(env.To), what: "recipients"}
+		}
+		return nil
+	case q != nil && at.judged.doubt:
+		fmt.Fprintln(stderr, "sendmail: not queued: the server may have the message already, and a second attempt could deliver it twice")
 	}
-	if n := len(res.Refused()); n > 0 {
+	if at.err != nil {
+		return at.err
+	}
+	if n := len(at.res.Refused()); n > 0 {
 		return &partialError{failed: n, total: len(env.To), what: "recipients"}
 	}
 	return nil

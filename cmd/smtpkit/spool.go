@@ -27,8 +27,8 @@ The directory holding them is --spool DIR, else $SMTPKIT_SPOOL, else
 the account ("work"); an account without a name (from --server, --url or
 the environment) after its host and port ("smtp.example.com_587"). Other
 characters than letters, digits, ".", "-" and "_" become "_", followed by a
-short hash of the name. The queue commands and sendmail find the spool the
-same way, so give them the same account.`
+short hash of the name. The queue commands, send --queue and sendmail find
+the spool the same way, so give them the same account.`
 
 // systemSpool is root's spool directory, where mail transfer agents keep theirs.
 const systemSpool = "/var/spool/smtpkit"
