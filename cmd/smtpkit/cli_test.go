@@ -440,6 +440,9 @@ func TestBinarySendmailExitCodes(t *testing.T) {
 		{"login refused", authHome, cleartext, []string{"a@example.org"}, exNoPerm},
 		{"recipient refused", pickyHome, nil, []string{"nobody@example.org"}, exUnavailable},
 		{"recipient busy, no queue", pickyHome, noQueue, []string{"later@example.org"}, exTempFail},
+		{"connection refused, queued", rc("127.0.0.1:1", "# queued"), nil, []string{"a@example.org"}, 0},
+		{"recipient busy, queued", pickyHome, nil, []string{"later@example.org"}, 0},
+		{"one busy, one refused: the busy one queued", pickyHome, nil, []string{"later@example.org", "nobody@example.org"}, exUnavailable},
 		{"one of two refused", pickyHome, nil, []string{"ok@example.org", "nobody@example.org"}, exUnavailable},
 	}
 	for _, tt := range tests {
@@ -447,6 +450,9 @@ func TestBinarySendmailExitCodes(t *testing.T) {
 			r := execBin(t, execOpts{name: "sendmail", home: tt.home, env: tt.env, stdin: msg}, tt.args...)
 			if r.code != tt.code || !strings.HasPrefix(r.stderr, "sendmail: ") {
 				t.Errorf("want exit %d and an error on stderr:\n%s", tt.code, r)
+			}
+			if queued := strings.Contains(r.stderr, "sendmail: queued as "); queued != strings.HasSuffix(tt.name, "queued") {
+				t.Errorf("queued: %v, want %v:\n%s", queued, !queued, r)
 			}
 			if strings.Contains(r.stderr, "Wr0ng-pa55") {
 				t.Errorf("stderr shows the password:\n%s", r)
