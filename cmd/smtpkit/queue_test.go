@@ -880,3 +880,29 @@ func TestTransient(t *testing.T) {
 		t.Errorf("ErrUnconfirmed: %+v", j)
 	}
 }
+
+// TestQueueUnwritable: when the queue cannot be written, sendmail sends
+// without it, with a warning; a transient failure then exits 75, queued
+// nowhere; -odq, which can only queue, fails with 75.
+func TestQueueUnwritable(t *testing.T) {
+	srv := plainServer(t)
+	home := t.TempDir()
+	msmtprc(t, home, srv.Addr)
+	blocker := writeFile(t, home, "not-a-directory", "", 0o600)
+	env := []string{"SMTPKIT_SPOOL=" + filepath.Join(blocker, "queue")}
+	r := execBin(t, execOpts{name: "sendmail", home: home, env: env, stdin: "Subject: x\n\ny\n"}, "bob@example.org")
+	if r.code != 0 || !strings.HasPrefix(r.stderr, "sendmail: warning: the message cannot be queued, so it is sent without the queue: ") ||
+		len(srv.Messages()) != 1 {
+		t.Errorf("sendmail with a queue that cannot be written: want it sent with a warning:\n%s", r)
+	}
+	down := t.TempDir()
+	msmtprc(t, down, closedPort(t))
+	r = execBin(t, execOpts{name: "sendmail", home: down, env: env, stdin: "Subject: x\n\ny\n"}, "bob@example.org")
+	if r.code != exTempFail || strings.Contains(r.stderr, "queued as") {
+		t.Errorf("a server away and a queue that cannot be written: want exit %d:\n%s", exTempFail, r)
+	}
+	r = execBin(t, execOpts{name: "sendmail", home: home, env: env, stdin: "Subject: x\n\ny\n"}, "-odq", "bob@example.org")
+	if r.code != exTempFail || !strings.Contains(r.stderr, "not-a-directory") {
+		t.Errorf("-odq with a queue that cannot be written: want exit %d:\n%s", exTempFail, r)
+	}
+}

@@ -220,11 +220,12 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // send enqueues msg, then makes the first attempt at once from the spool
 // (see the top of this file). When the queue cannot take the message
-// before a byte of it was read (the spool cannot be created or written),
+// before a byte of it was read (there is no spool, or it cannot be created
+// or written),
 // the message is sent without the queue, with a warning on warn. The
 // error is the queue's alone: the attempt's is in the attempt.
 func (q *queueing) send(ctx context.Context, s *session, env *smtpkit.Envelope, msg io.Reader, warn io.Writer) (*attempt, error) {
-	spool, err := openSpool(q.dir)
+	spool, err := q.open()
 	var id string
 	if err == nil {
 		defer spool.Close()

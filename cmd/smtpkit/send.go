@@ -396,9 +396,7 @@ func runSend(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *sen
 	var a *attempt
 	var q *queueing
 	if s.acct.QueueOnFailure {
-		if q, err = f.queueing(s); err != nil {
-			return err
-		}
+		q = f.queueing(s)
 		if a, err = q.send(ctx, s, &msg.env, msg.r, errOut); err != nil {
 			mj.record(nil, err)
 			result.Summary = summarize(result.Messages)
@@ -434,11 +432,7 @@ func runSend(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *sen
 
 // queueing says how send uses the queue: the account's spool, and the
 // command that sends what waits there.
-func (f *sendFlags) queueing(s *session) (*queueing, error) {
-	dir, err := spoolDir(f.spool, s.acct)
-	if err != nil {
-		return nil, err
-	}
+func (f *sendFlags) queueing(s *session) *queueing {
 	server := ""
 	if f.conn.changed("server") || f.conn.changed("url") {
 		server = s.addr()
@@ -451,7 +445,7 @@ func (f *sendFlags) queueing(s *session) (*queueing, error) {
 	if f.conn.changed("config") {
 		config = f.conn.configFile
 	}
-	return &queueing{dir: dir, prog: "smtpkit", hint: queueHint(config, account, f.spool, server)}, nil
+	return newQueueing(f.spool, s.acct, "smtpkit", queueHint(config, account, f.spool, server))
 }
 
 // looksLikeServer reports whether s reads as HOST:PORT, an IP address or a
@@ -713,11 +707,7 @@ func sendBulk(ctx context.Context, out, errOut io.Writer, f *sendFlags, s *sessi
 		pool.Close(ctx)
 		var bq *bulkQueue
 		if s.acct.QueueOnFailure {
-			q, err := f.queueing(s)
-			if err != nil {
-				return err
-			}
-			bq = &bulkQueue{q: q}
+			bq = &bulkQueue{q: f.queueing(s)}
 			defer bq.close()
 		}
 		for i, r := range results {
@@ -795,7 +785,7 @@ func (b *bulkQueue) add(ctx context.Context, errOut io.Writer, m *messageJSON, m
 		return
 	}
 	if b.spool == nil && b.err == nil {
-		if b.spool, b.err = openSpool(b.q.dir); b.err != nil {
+		if b.spool, b.err = b.q.open(); b.err != nil {
 			fmt.Fprintf(errOut, "smtpkit: error: the messages that failed cannot be queued: %s\n", oneLine(describe(b.err)))
 		}
 	}

@@ -372,10 +372,6 @@ func runSendmail(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer,
 			tr.error(err)
 		}
 	}()
-	dir, err := spoolDir(a.spool, s.acct)
-	if err != nil {
-		return err
-	}
 	account := ""
 	if a.accountGiven {
 		account = a.account
@@ -384,7 +380,7 @@ func runSendmail(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer,
 	if a.configGiven {
 		config = a.config
 	}
-	q := &queueing{dir: dir, prog: "sendmail", hint: queueHint(config, account, a.spool, "")}
+	q := newQueueing(a.spool, s.acct, "sendmail", queueHint(config, account, a.spool, ""))
 	if a.runQueue {
 		return sendmailRunQueue(ctx, stdout, stderr, s, q, a)
 	}
@@ -513,7 +509,7 @@ func sendmailListQueue(ctx context.Context, stdout io.Writer, src *sources, cf *
 // with -v, a summary to stdout. Messages that stay queued are no failure
 // of sendmail -q, as with sendmail.
 func sendmailRunQueue(ctx context.Context, stdout, stderr io.Writer, s *session, q *queueing, a *sendmailArgs) error {
-	spool, err := openSpool(q.dir)
+	spool, err := q.open()
 	if err != nil {
 		return err
 	}

@@ -129,14 +129,30 @@ func (e queueError) Unwrap() error { return e.error }
 // queueing is how one command uses the queue.
 type queueing struct {
 	dir  string // the account's spool
+	err  error  // why there is none (no home directory): sending goes on without the queue
 	hint string // the command that sends what stays queued
 	// prog starts the notes on standard error: "smtpkit" or "sendmail".
 	prog string
 }
 
+// newQueueing is how a command uses the spool of acct under flag's
+// directory (--spool, else the default).
+func newQueueing(flag string, acct *config.Account, prog, hint string) *queueing {
+	dir, err := spoolDir(flag, acct)
+	return &queueing{dir: dir, err: err, prog: prog, hint: hint}
+}
+
+// open opens the spool, creating it.
+func (q *queueing) open() (*outbox.Spool, error) {
+	if q.err != nil {
+		return nil, q.err
+	}
+	return openSpool(q.dir)
+}
+
 // enqueueOnly queues msg without sending it (sendmail -odq).
 func (q *queueing) enqueueOnly(ctx context.Context, env *smtpkit.Envelope, msg io.Reader) (string, error) {
-	spool, err := openSpool(q.dir)
+	spool, err := q.open()
 	if err != nil {
 		return "", err
 	}
