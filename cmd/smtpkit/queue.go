@@ -57,9 +57,9 @@ sendmail -odq queues without sending.
 An attempt goes to the recipients still pending only: one delivered once is
 never sent to again, and a 5xx ends a recipient for good. A message still
 refused after 5 days is given up on, as Postfix does. Two runs at once never
-send one message twice, and a process killed at any moment loses nothing: a
-message is on disk, synced, before any command says it is queued. The one
-window for a second copy: the connection breaks after the whole message was
+attempt one message at the same time, and a process killed at any moment
+loses nothing: a message is on disk, synced, before any command says it is
+queued. The one window for a second copy: the connection breaks after the whole message was
 sent and before the server's verdict (RFC 1047); queue run counts those
 "in doubt" and sends them again (at least once), while send and sendmail,
 on their own first attempt, report it and queue nothing.
