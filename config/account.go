@@ -92,6 +92,12 @@ type Account struct {
 	// LocalAddr is the local address to connect from.
 	LocalAddr string
 
+	// QueueOnFailure asks a front end that sends mail, such as the command
+	// line's send and sendmail, to keep a message in a durable queue
+	// (package outbox) when the server cannot take it now: a 4xx reply, a
+	// failed connection, a time limit. It says nothing to smtpkit.Options.
+	QueueOnFailure bool
+
 	set   fieldSet         // the fields set by a loader, Set or FromEnvironment
 	where map[field]Origin // where each set field was read
 }
@@ -127,6 +133,7 @@ const (
 	fProxy
 	fProxyFromEnvironment
 	fLocalAddr
+	fQueueOnFailure
 	numFields
 )
 
@@ -198,6 +205,8 @@ var fields = [numFields]fieldInfo{
 		func(d, s *Account) { d.ProxyFromEnvironment = s.ProxyFromEnvironment }, func(a *Account) string { return strconv.FormatBool(a.ProxyFromEnvironment) }},
 	fLocalAddr: {"local_address", func(a *Account) bool { return a.LocalAddr == "" },
 		func(d, s *Account) { d.LocalAddr = s.LocalAddr }, func(a *Account) string { return a.LocalAddr }},
+	fQueueOnFailure: {"queue_on_failure", func(a *Account) bool { return !a.QueueOnFailure },
+		func(d, s *Account) { d.QueueOnFailure = s.QueueOnFailure }, func(a *Account) string { return strconv.FormatBool(a.QueueOnFailure) }},
 }
 
 // counts reports whether field f of a is to be taken by a layer above: it

@@ -54,6 +54,7 @@ password = "file-password"
 security = "starttls"
 tls_insecure_skip_verify = true
 from = "file@example.com"
+queue_on_failure = true
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -74,11 +75,15 @@ from = "file@example.com"
 	if err := flags.Set("tls_insecure_skip_verify", "false"); err != nil {
 		t.Fatal(err)
 	}
+	if err := flags.Set("queue_on_failure", "off"); err != nil {
+		t.Fatal(err)
+	}
 	flags.From = "direct@example.com" // assigned, not Set: counts because it is not zero
 
 	m := Merge(file, env, nil, flags)
 	if m.Name != "work" || m.Host != "flag.example.com" || m.Port != 2525 || m.User != "file-user" ||
-		m.Security != smtpkit.SecurityStartTLS || m.TLSInsecureSkipVerify || m.From != "direct@example.com" {
+		m.Security != smtpkit.SecurityStartTLS || m.TLSInsecureSkipVerify || m.From != "direct@example.com" ||
+		m.QueueOnFailure || !m.IsSet("queue_on_failure") || !file.QueueOnFailure {
 		t.Errorf("merged = %v", m)
 	}
 	if pw, _ := m.Password.Resolve(context.Background()); pw != "env-password" {
@@ -86,6 +91,7 @@ from = "file@example.com"
 	}
 	for key, want := range map[string]string{
 		"host": "command line", "port": "environment", "user": "file.toml", "tls_insecure_skip_verify": "command line",
+		"queue_on_failure": "command line",
 	} {
 		if o, ok := m.Origin(key); !ok || o.File != want {
 			t.Errorf("Origin(%s) = %v, want %s", key, o, want)
@@ -115,6 +121,7 @@ func TestSet(t *testing.T) {
 		"host": "h", "port": "25", "security": "SMTPS", "connect_timeout": "1s", "tls_versions": "tls1.2, TLS 1.3",
 		"auth": "on", "auth_mechanisms": "plain,login", "allow_cleartext_auth": "yes", "user": "u",
 		"password_env": "PW", "token_command": "echo t", "proxy_from_environment": "1", "local_address": "[2001:db8::1]:0",
+		"queue_on_failure": "yes",
 		"tls_fingerprints": "5ea100112233445566778899aabbccddeeff00112233445566778899aabbccdd",
 	}
 	for k, v := range good {
@@ -126,7 +133,7 @@ func TestSet(t *testing.T) {
 		}
 	}
 	if a.Security != smtpkit.SecurityImplicitTLS || a.ConnectTimeout != time.Second || a.Auth != AuthOn ||
-		!a.AllowCleartext || !a.ProxyFromEnvironment || len(a.TLS.Versions) != 2 {
+		!a.AllowCleartext || !a.ProxyFromEnvironment || len(a.TLS.Versions) != 2 || !a.QueueOnFailure {
 		t.Errorf("account = %v", a)
 	}
 	if err := a.Set("auth", "XOAUTH2"); err != nil || len(a.AuthMechanisms) != 1 {

@@ -3,10 +3,11 @@
 //
 // An Account is one named set of settings: the server (Host, Port), the
 // envelope sender (From), the security mode, time limits, the TLS policy,
-// the proxy and local address, and how to log in. Its password and token
-// are Secrets: the value itself, an environment variable, or a command run
-// with `sh -c` whose first line of output is the secret (msmtp's
-// passwordeval). Nothing is read or run while loading: Account.Options (or
+// the proxy and local address, how to log in, and whether a front end
+// queues mail the server cannot take now (QueueOnFailure). Its password
+// and token are Secrets: the value itself, an environment variable, or a
+// command run with `sh -c` whose first line of output is the secret
+// (msmtp's passwordeval). Nothing is read or run while loading: Account.Options (or
 // Secret.Resolve) does it when the password is needed, bounded by a context
 // that kills the command and its children. Printing an Account or a Secret
 // with any fmt verb, or logging it with log/slog, never shows a password,

@@ -65,6 +65,7 @@ var keys = map[string]keyInfo{
 	"proxy":                    {fProxy, kString, false},
 	"proxy_from_environment":   {fProxyFromEnvironment, kBool, false},
 	"local_address":            {fLocalAddr, kString, false},
+	"queue_on_failure":         {fQueueOnFailure, kBool, false},
 }
 
 // keyNames returns the keys, sorted.
@@ -342,6 +343,8 @@ func (a *Account) store(key string, k keyInfo, v value) error {
 			return err
 		}
 		a.LocalAddr = s
+	case fQueueOnFailure:
+		a.QueueOnFailure = v.b
 	}
 	return nil
 }

@@ -66,6 +66,10 @@ func LoadTOML(path string) (*File, error) {
 //	proxy                      a proxy URL, such as "socks5h://127.0.0.1:9050"
 //	proxy_from_environment     take the proxy from ALL_PROXY and NO_PROXY
 //	local_address              the local IP address to connect from
+//	queue_on_failure           when the server cannot take a message now (a 4xx
+//	                           reply, a failed connection, a time limit), keep
+//	                           it in the outbox and send it later: true for
+//	                           smtpkit send; sendmail does so unless false
 //	inherit                    (accounts only) the account to start from
 //
 // Unknown tables and keys, values of the wrong type, bad durations, ports

@@ -59,6 +59,7 @@ func TestLoadTOMLEveryKey(t *testing.T) {
 		{"Proxy", a.Proxy, "socks5h://127.0.0.1:9050"},
 		{"ProxyFromEnvironment", a.ProxyFromEnvironment, true},
 		{"LocalAddr", a.LocalAddr, "192.0.2.10"},
+		{"QueueOnFailure", a.QueueOnFailure, true},
 	}
 	for _, c := range checks {
 		if !equal(c.got, c.want) {

@@ -72,22 +72,9 @@ func (r execResult) String() string {
 // variables but those of o.env, and a $HOME of its own.
 func execBin(t *testing.T, o execOpts, args ...string) execResult {
 	t.Helper()
-	if o.name == "" {
-		o.name = "smtpkit"
-	}
-	if o.home == "" {
-		o.home = t.TempDir()
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, o.name), args...)
-	cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + o.home,
-		"USER=tester",
-		"GORACE=exitcode=99 atexit_sleep_ms=0", // a race must not pass for an exit code of the binary's own
-	}, o.env...)
-	cmd.Stdin = strings.NewReader(o.stdin)
+	cmd := binCommand(ctx, t, o, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -104,4 +91,28 @@ func execBin(t *testing.T, o execOpts, args ...string) execResult {
 		t.Errorf("the binary raced:\n%s", r.stderr)
 	}
 	return r
+}
+
+// binCommand prepares a run of the binary as execBin makes it, for a test
+// that starts and stops it itself.
+func binCommand(ctx context.Context, t *testing.T, o execOpts, args ...string) *exec.Cmd {
+	t.Helper()
+	if o.name == "" {
+		o.name = "smtpkit"
+	}
+	if o.home == "" {
+		o.home = t.TempDir()
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, o.name), args...)
+	cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + o.home,
+		"USER=tester",
+		"GORACE=exitcode=99 atexit_sleep_ms=0", // a race must not pass for an exit code of the binary's own
+		// The queue a user has, even when the tests run as root, whose
+		// default is the machine's /var/spool/smtpkit.
+		"SMTPKIT_SPOOL=" + filepath.Join(o.home, ".local", "state", "smtpkit", "queue"),
+	}, o.env...)
+	cmd.Stdin = strings.NewReader(o.stdin)
+	return cmd
 }

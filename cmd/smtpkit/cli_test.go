@@ -423,6 +423,7 @@ func TestBinarySendmailExitCodes(t *testing.T) {
 	pickyHome := rc(picky.Addr)
 	msg := "Subject: x\n\nhi\n"
 	cleartext := []string{"SMTPKIT_ALLOW_CLEARTEXT_AUTH=true"}
+	noQueue := []string{"SMTPKIT_QUEUE_ON_FAILURE=false"} // the transient failures are queued otherwise: see queue_test.go
 	tests := []struct {
 		name string
 		home string
@@ -431,14 +432,17 @@ func TestBinarySendmailExitCodes(t *testing.T) {
 		code int
 	}{
 		{"unknown option", pickyHome, nil, []string{"-Z", "a@example.org"}, exUsage},
-		{"a mode it lacks", pickyHome, nil, []string{"-bp"}, exUsage},
+		{"a mode it lacks", pickyHome, nil, []string{"-bs"}, exUsage},
 		{"no recipient", pickyHome, nil, nil, exUsage},
 		{"no recipient in the header", pickyHome, nil, []string{"-t"}, exDataErr},
 		{"no account", t.TempDir(), nil, []string{"a@example.org"}, exConfig},
-		{"connection refused", rc("127.0.0.1:1"), nil, []string{"a@example.org"}, exTempFail},
+		{"connection refused, no queue", rc("127.0.0.1:1"), noQueue, []string{"a@example.org"}, exTempFail},
 		{"login refused", authHome, cleartext, []string{"a@example.org"}, exNoPerm},
 		{"recipient refused", pickyHome, nil, []string{"nobody@example.org"}, exUnavailable},
-		{"recipient busy", pickyHome, nil, []string{"later@example.org"}, exTempFail},
+		{"recipient busy, no queue", pickyHome, noQueue, []string{"later@example.org"}, exTempFail},
+		{"connection refused, queued", rc("127.0.0.1:1", "# queued"), nil, []string{"a@example.org"}, 0},
+		{"recipient busy, queued", pickyHome, nil, []string{"later@example.org"}, 0},
+		{"one busy, one refused: the busy one queued", pickyHome, nil, []string{"later@example.org", "nobody@example.org"}, exUnavailable},
 		{"one of two refused", pickyHome, nil, []string{"ok@example.org", "nobody@example.org"}, exUnavailable},
 	}
 	for _, tt := range tests {
@@ -446,6 +450,9 @@ func TestBinarySendmailExitCodes(t *testing.T) {
 			r := execBin(t, execOpts{name: "sendmail", home: tt.home, env: tt.env, stdin: msg}, tt.args...)
 			if r.code != tt.code || !strings.HasPrefix(r.stderr, "sendmail: ") {
 				t.Errorf("want exit %d and an error on stderr:\n%s", tt.code, r)
+			}
+			if queued := strings.Contains(r.stderr, "sendmail: queued as "); queued != strings.HasSuffix(tt.name, "queued") {
+				t.Errorf("queued: %v, want %v:\n%s", queued, !queued, r)
 			}
 			if strings.Contains(r.stderr, "Wr0ng-pa55") {
 				t.Errorf("stderr shows the password:\n%s", r)

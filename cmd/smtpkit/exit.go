@@ -32,6 +32,18 @@ type inputError struct{ error }
 
 func (e inputError) Unwrap() error { return e.error }
 
+// tryLaterError says that messages stay in the queue for a later attempt,
+// or that a queued message was being sent and could not be touched.
+type tryLaterError struct{ error }
+
+func (e tryLaterError) Unwrap() error { return e.error }
+
+// failedForGoodError says that queued messages failed for good and none
+// was delivered.
+type failedForGoodError struct{ error }
+
+func (e failedForGoodError) Unwrap() error { return e.error }
+
 // partialError says that some messages or recipients were refused while
 // others were accepted.
 type partialError struct {
@@ -64,6 +76,8 @@ const (
 	exitUsage          = 64 // EX_USAGE: a mistake in the command line
 	exitDataErr        = 65 // EX_DATAERR: a message that cannot be sent as it is
 	exitNoInput        = 66 // EX_NOINPUT: an input file that cannot be read
+	exitUnavailable    = 69 // EX_UNAVAILABLE: queued messages failed for good, none delivered
+	exitTryLater       = 75 // EX_TEMPFAIL: messages stay queued for a later attempt
 	exitConfig         = 78 // EX_CONFIG: a configuration file or setting
 )
 
@@ -91,6 +105,8 @@ var exitCodeTable = []struct {
 	{exitUsage, "usage: a mistake in the command line"},
 	{exitDataErr, "a message that cannot be sent as it is (empty, no recipient, unreadable header)"},
 	{exitNoInput, "an input file or directory that cannot be read"},
+	{exitUnavailable, "queue run: messages failed for good (refused, or given up on after 5 days), none delivered"},
+	{exitTryLater, "queue run: messages stay in the queue for a later attempt; queue retry or delete: the message is being sent"},
 	{exitConfig, "configuration: a bad file or setting, or a password command that failed"},
 }
 
@@ -147,6 +163,12 @@ func exitCode(err error) int {
 		return exitNoInput
 	case errors.As(err, &partial):
 		return exitPartial
+	case errors.As(err, new(tryLaterError)):
+		return exitTryLater
+	case errors.As(err, new(failedForGoodError)):
+		return exitUnavailable
+	case errors.As(err, new(queueError)):
+		return exitFailure
 	case errors.Is(err, smtpkit.ErrInvalidOptions):
 		return exitConfig // a setting found bad when used, such as a file that cannot be read
 	}
@@ -201,16 +223,20 @@ const (
 
 // sysexitsHelp lists the exit codes of sendmail mode.
 const sysexitsHelp = `Exit codes (sysexits.h, as sendmail and msmtp use them):
-   0  the server accepted the message for every recipient
+   0  the server accepted the message for every recipient, or what it
+      could not take now was queued (a note on standard error says so)
   64  EX_USAGE        a mistake in the command line
   65  EX_DATAERR      the message names no recipient, or its header is unreadable
   66  EX_NOINPUT      the input cannot be read
   68  EX_NOHOST       the server's name does not resolve
   69  EX_UNAVAILABLE  a permanent refusal (5xx), a TLS failure, or some
                       recipients refused while others accepted the message
-                      (trying again would send it twice)
-  75  EX_TEMPFAIL     a temporary refusal (4xx), a connection refused or a
-                      time limit: try again later
+                      (trying again would send it twice); with -q, queued
+                      messages that failed for good
+  75  EX_TEMPFAIL     not queued: a temporary refusal (4xx), a connection
+                      refused or a time limit with queue_on_failure = false;
+                      a message that may have been delivered (RFC 1047); a
+                      queue that cannot be written. Try again later
   76  EX_PROTOCOL     the server broke the SMTP protocol
   77  EX_NOPERM       the login failed
   78  EX_CONFIG       no account, or a bad configuration file or setting`
@@ -229,8 +255,10 @@ func sysexitCode(err error) int {
 		return exDataErr
 	case errors.As(err, new(inputError)):
 		return exNoInput
-	case errors.As(err, new(*partialError)):
+	case errors.As(err, new(*partialError)), errors.As(err, new(failedForGoodError)):
 		return exUnavailable
+	case errors.As(err, new(tryLaterError)), errors.As(err, new(queueError)):
+		return exTempFail // the queue's disk full or read-only: nothing was queued, try again later
 	case errors.Is(err, smtpkit.ErrInvalidOptions):
 		return exConfig
 	}

@@ -53,6 +53,7 @@ var keyFlags = map[string]string{
 	"tls_key_file": "--key", "tls_insecure_skip_verify": "--insecure-skip-verify",
 	"user": "--user", "password": "--password-stdin", "password_env": "--password-env",
 	"token_env": "--token-env", "auth_mechanisms": "--auth", "allow_cleartext_auth": "--allow-cleartext-auth",
+	"queue_on_failure": "--queue",
 }
 
 // flagOf returns the flag of an Options field such as "TLS.Fingerprints[1]";
@@ -143,6 +144,12 @@ func describe(err error) string {
 	case inputError:
 		return describe(w.error)
 	case sysexitsError:
+		return describe(w.error)
+	case queueError:
+		return describe(w.error)
+	case tryLaterError:
+		return describe(w.error)
+	case failedForGoodError:
 		return describe(w.error)
 	}
 	return err.Error()

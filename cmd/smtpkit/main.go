@@ -5,6 +5,7 @@
 //	smtpkit check --account work           # log in with an account of ~/.msmtprc, send nothing
 //	smtpkit send --account work --to you@example.org --subject Hi --body Hello
 //	smtpkit sendmail -t -i < message       # a drop-in for /usr/sbin/sendmail (also as a link named sendmail)
+//	smtpkit queue run --account work       # send what waits in the queue (as sendmail -q)
 package main
 
 import (
@@ -65,7 +66,10 @@ back to plaintext silently.
   check     log in without sending mail: is this account right?
   send      send a message (a file, standard input, or composed from flags),
             or many from a directory or an mbox over a pool of connections
-  sendmail  a drop-in for /usr/sbin/sendmail, also run by a link named sendmail
+  sendmail  a drop-in for /usr/sbin/sendmail, also run by a link named sendmail;
+            it queues what the server cannot take now
+  queue     the messages waiting for a later attempt: list, run, show, retry,
+            delete (send --queue and sendmail put them there)
   modes     the security modes found for servers, remembered across runs
 
   smtpkit man DIR                     writes the manual pages into DIR
@@ -93,8 +97,8 @@ for errors. Passwords are never shown. --json prints one JSON object.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{flagError(err)} })
 	root.Version = version()
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(newProbeCommand(), newCheckCommand(), newSendCommand(), newSendmailCommand(), newModesCommand(),
-		newManCommand())
+	root.AddCommand(newProbeCommand(), newCheckCommand(), newSendCommand(), newSendmailCommand(), newQueueCommand(),
+		newModesCommand(), newManCommand())
 	return root
 }
 

@@ -51,6 +51,8 @@ func testMain(m *testing.M) int {
 			os.Unsetenv(name)
 		}
 	}
+	// Never the machine's queue, not even as root (/var/spool/smtpkit).
+	os.Setenv("SMTPKIT_SPOOL", filepath.Join(dir, "spool"))
 	code := m.Run()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {

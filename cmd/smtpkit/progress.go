@@ -27,19 +27,33 @@ type progress struct {
 	w     io.Writer
 	total int
 	done  atomic.Int64
+	count func() int64 // the count, when another keeps it; else done
 	stop  chan struct{}
 	wg    sync.WaitGroup
 }
 
-// startProgress starts drawing; finish stops and erases the bar.
+// startProgress starts drawing a count that add increments; finish stops
+// and erases the bar.
 func startProgress(w io.Writer, total int) *progress {
-	p := &progress{w: w, total: total, stop: make(chan struct{})}
+	p := &progress{w: w, total: total}
+	p.count = p.done.Load
+	return p.start()
+}
+
+// startProgressFunc starts drawing the count that count returns, such as
+// an outbox.Runner's attempts; finish stops and erases the bar.
+func startProgressFunc(w io.Writer, total int, count func() int64) *progress {
+	return (&progress{w: w, total: total, count: count}).start()
+}
+
+func (p *progress) start() *progress {
+	p.stop = make(chan struct{})
 	p.wg.Go(func() {
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
 		last := int64(-1)
 		for {
-			if n := p.done.Load(); n != last {
+			if n := min(p.count(), int64(p.total)); n != last {
 				p.draw(n)
 				last = n
 			}

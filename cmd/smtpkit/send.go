@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smtpkit/smtpkit"
+	"github.com/smtpkit/smtpkit/outbox"
 	"github.com/smtpkit/smtpkit/smtptest"
 )
 
@@ -40,6 +41,9 @@ type sendFlags struct {
 	json       bool
 	demo       bool
 	allowEmpty bool
+
+	queue bool
+	spool string
 }
 
 func newSendCommand() *cobra.Command {
@@ -88,6 +92,21 @@ those it took for all; "recipients_accepted" counts the recipients of the
 messages sent. A recipient the server never answered (the connection
 failed first) is listed in "unanswered", not among the refusals.
 
+With --queue (or queue_on_failure = true in the account), a message the
+server cannot take now (a 4xx reply, a failed connection, a time limit, a
+login refused with a 4xx) waits in the account's queue, and the command
+exits 0 with a note on standard error: smtpkit queue run sends it later
+(see smtpkit queue --help). One message is written to the queue, synced,
+before the first attempt, so a crash at any moment loses nothing; with
+--dir and --mbox, the messages that failed that way are queued after the
+run, and the summary says how many ("queued"). Recipients the server
+accepted or refused for good are not queued; nor is a 5xx, a login
+refused for good, a certificate that does not verify, or a message that
+may have been delivered already (the connection broke after its end and
+before the verdict): a second attempt could deliver it twice. Each queued
+message's JSON has "queued": {"id", "recipients", "reason", "spool"}, and
+the summary "queued" and "recipients_queued".
+
 An empty message (an empty file or standard input, or white space alone)
 is refused with exit 65 unless --allow-empty: more often than not it is a
 mistake upstream. The final reply is shown whole, every line of it.
@@ -96,12 +115,13 @@ With --demo, "demo_received" lists what the demo server received:
 {"from", "to", "tls", "user", "data"}. The demo server logs the command in
 as ` + demoUser + ` and refuses mail to ` + demoRefused + `.
 
-` + settingsHelp,
+` + settingsHelp + "\n\n" + spoolHelp,
 		Example: `  smtpkit send --server mail.example.com:587 -u me --from me@example.com --to you@example.org message.eml
   smtpkit send --account work --to you@example.org --subject Report --body-file report.txt --attach report.pdf
   some-program | smtpkit send --account work -        # envelope from the message's From, To, Cc, Bcc
   smtpkit send --account work --dir outbox/ --connections 8 --json > result.json
   smtpkit send --account work --mbox sent.mbox
+  smtpkit send --account work --queue message.eml   # queued if the server is away; smtpkit queue run sends it
   smtpkit send --demo -v      # send to an embedded local server and show what it received`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
@@ -131,6 +151,10 @@ as ` + demoUser + ` and refuses mail to ` + demoRefused + `.
 	fl.BoolVar(&f.noProgress, "no-progress", false, "with --dir or --mbox: no progress bar, even on a terminal")
 	fl.BoolVar(&f.allowEmpty, "allow-empty", false, "send a message even when it is empty (no header, no body)")
 	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object")
+	fl.BoolVar(&f.queue, "queue", false, "when the server cannot take a message now (4xx, a failed connection, a time limit), "+
+		"keep it in the queue for smtpkit queue run (default: queue_on_failure in the account)")
+	fl.StringVar(&f.spool, "spool", "", "with --queue: the directory of the queues (default: $SMTPKIT_SPOOL, "+
+		"else /var/spool/smtpkit for root, else $XDG_STATE_HOME/smtpkit/queue)")
 	fl.BoolVar(&f.demo, "demo", false, "send to an embedded local STARTTLS server, logged in as "+demoUser+
 		", and show what it received (it refuses "+demoRefused+")")
 	return cmd
@@ -159,6 +183,8 @@ type messageJSON struct {
 	Unanswered []string   `json:"unanswered,omitempty"`
 	Reply      *replyJSON `json:"reply,omitempty"`
 	Error      *errorJSON `json:"error,omitempty"`
+	// Queued says which recipients wait in the queue, and why.
+	Queued *queuedJSON `json:"queued,omitempty"`
 
 	err error
 }
@@ -176,6 +202,8 @@ type summaryJSON struct {
 	Failed             int          `json:"failed"`
 	RecipientsAccepted int          `json:"recipients_accepted"`
 	RecipientsRefused  int          `json:"recipients_refused"`
+	Queued             int          `json:"queued"`
+	RecipientsQueued   int          `json:"recipients_queued"`
 	Refusals           []*groupJSON `json:"refusals"`
 }
 
@@ -253,6 +281,9 @@ func runSend(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *sen
 	}
 	if fl.Changed("from") {
 		src.sets = append(src.sets, setting{"from", "from", f.from})
+	}
+	if fl.Changed("queue") {
+		src.sets = append(src.sets, setting{"queue", "queue_on_failure", strconv.FormatBool(f.queue)})
 	}
 	var demo *smtptest.Server
 	if f.demo {
@@ -362,26 +393,59 @@ func runSend(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *sen
 	}
 	mj := &messageJSON{Source: msg.source, From: msg.env.From, To: msg.env.To, Accepted: []string{}, Refused: []refusalJSON{}}
 	result.Messages = append(result.Messages, mj)
-	c, err := s.dialer().Dial(ctx, s.addr())
-	if err != nil {
-		mj.record(nil, err)
-		result.Summary = summarize(result.Messages)
-		return err
+	var a *attempt
+	var q *queueing
+	if s.acct.QueueOnFailure {
+		q = f.queueing(s)
+		if a, err = q.send(ctx, s, &msg.env, msg.r, errOut); err != nil {
+			mj.record(nil, err)
+			result.Summary = summarize(result.Messages)
+			return err
+		}
+	} else {
+		a = sendDirect(ctx, s, &msg.env, msg.r)
 	}
-	res, err := c.Send(ctx, &msg.env, msg.r)
-	c.Quit(ctx)
-	mj.record(res, err)
+	mj.record(a.res, a.err)
+	mj.Queued = a.queued
 	result.Summary = summarize(result.Messages)
-	if !f.json {
-		printSent(out, mj, s.events.conn(c.ConnID()))
+	if !f.json && a.conn != 0 {
+		printSent(out, mj, s.events.conn(a.conn))
 	}
-	if err != nil {
-		return err
+	switch {
+	case a.queued != nil:
+		q.note(errOut, a.queued)
+		if n := len(a.judged.with(outbox.Failed)); n > 0 {
+			return &partialError{failed: n, total: len(msg.env.To), what: "recipients"}
+		}
+		return nil
+	case q != nil && a.judged.doubt:
+		fmt.Fprintf(errOut, "smtpkit: not queued: the server may have the message already, and a second attempt could deliver it twice\n")
+	}
+	if a.err != nil {
+		return a.err
 	}
 	if n := len(mj.Refused); n > 0 {
 		return &partialError{failed: n, total: len(msg.env.To), what: "recipients"}
 	}
 	return nil
+}
+
+// queueing says how send uses the queue: the account's spool, and the
+// command that sends what waits there.
+func (f *sendFlags) queueing(s *session) *queueing {
+	server := ""
+	if f.conn.changed("server") || f.conn.changed("url") {
+		server = s.addr()
+	}
+	account := ""
+	if f.conn.changed("account") {
+		account = f.conn.account
+	}
+	config := ""
+	if f.conn.changed("config") {
+		config = f.conn.configFile
+	}
+	return newQueueing(f.spool, s.acct, "smtpkit", queueHint(config, account, f.spool, server))
 }
 
 // looksLikeServer reports whether s reads as HOST:PORT, an IP address or a
@@ -481,10 +545,18 @@ func summarize(msgs []*messageJSON) summaryJSON {
 			// Recipients a failed message's RCPT got past were not sent
 			// anything: only a message the server took counts them.
 			s.RecipientsAccepted += len(m.Accepted)
-		} else {
+		} else if m.Queued == nil {
 			s.Failed++
 		}
-		s.RecipientsRefused += len(m.Refused)
+		if m.Queued != nil {
+			s.Queued++
+			s.RecipientsQueued += len(m.Queued.Recipients)
+		}
+		for _, r := range m.Refused {
+			if m.Queued == nil || !slices.Contains(m.Queued.Recipients, r.Address) {
+				s.RecipientsRefused++
+			}
+		}
 		for _, r := range m.Refused {
 			add(replyLine(r.Code, r.Enhanced, r.Text), string(smtpkit.PhaseRcpt), m.Source+": "+r.Address)
 		}
@@ -633,9 +705,20 @@ func sendBulk(ctx context.Context, out, errOut io.Writer, f *sendFlags, s *sessi
 		}
 		results := pool.SendAll(ctx, mails, progress)
 		pool.Close(ctx)
+		var bq *bulkQueue
+		if s.acct.QueueOnFailure {
+			bq = &bulkQueue{q: f.queueing(s)}
+			defer bq.close()
+		}
 		for i, r := range results {
 			sent[i].record(r.Result, r.Err)
+			if bq != nil {
+				bq.add(ctx, errOut, sent[i], &mails[i], r)
+			}
 			mails[i].Message.(*lazyMessage).Close()
+		}
+		if bq != nil && bq.queued > 0 {
+			fmt.Fprintf(errOut, "smtpkit: queued %d message(s) the server could not take now; %s sends them\n", bq.queued, bq.q.hint)
 		}
 	}
 	if bar != nil {
@@ -648,9 +731,10 @@ func sendBulk(ctx context.Context, out, errOut io.Writer, f *sendFlags, s *sessi
 	var first error
 	bad := 0
 	for _, m := range result.Messages {
-		if !m.OK {
-			bad++
+		if m.settled() {
+			continue
 		}
+		bad++
 		if m.err != nil && first == nil {
 			first = m.err
 		}
@@ -658,10 +742,76 @@ func sendBulk(ctx context.Context, out, errOut io.Writer, f *sendFlags, s *sessi
 	switch {
 	case bad == 0:
 		return nil
-	case result.Summary.Sent == 0:
+	case result.Summary.Sent == 0 && result.Summary.Queued == 0 && first != nil:
 		return first
 	}
 	return &partialError{failed: bad, total: len(result.Messages), what: "messages"}
+}
+
+// settled reports whether nothing went wrong with m for good: it went to
+// every recipient, or what did not go waits in the queue.
+func (m *messageJSON) settled() bool {
+	if m.OK {
+		return true
+	}
+	if m.Queued == nil || m.err != nil && !transient(m.err) {
+		return false
+	}
+	for _, r := range m.Refused {
+		if r.Code/100 == 5 {
+			return false
+		}
+	}
+	return true
+}
+
+// bulkQueue queues the messages of send --dir and --mbox that failed
+// transiently. They are files, read again from the start: the message
+// is safe where it was until Enqueue returns, and enqueueing only those
+// that need it spares the rest a sync each.
+type bulkQueue struct {
+	q      *queueing
+	spool  *outbox.Spool
+	err    error // why the spool cannot be opened
+	queued int
+}
+
+// add queues the recipients of mail that r left for a later attempt, and
+// records it in m: the message goes to those recipients only.
+func (b *bulkQueue) add(ctx context.Context, errOut io.Writer, m *messageJSON, mail *smtpkit.Mail, r smtpkit.BatchResult) {
+	j := judge(len(mail.Envelope.To), r.Result, r.Err)
+	pending := j.with(outbox.Pending)
+	if j.doubt || len(pending) == 0 {
+		return
+	}
+	if b.spool == nil && b.err == nil {
+		if b.spool, b.err = b.q.open(); b.err != nil {
+			fmt.Fprintf(errOut, "smtpkit: error: the messages that failed cannot be queued: %s\n", oneLine(describe(b.err)))
+		}
+	}
+	if b.err != nil {
+		return
+	}
+	env := mail.Envelope
+	env.To = nil
+	for _, i := range pending {
+		env.To = append(env.To, mail.Envelope.To[i])
+	}
+	lm := mail.Message.(*lazyMessage)
+	lm.Seek(0, io.SeekStart)
+	id, err := b.spool.Enqueue(ctx, &env, lm)
+	if err != nil {
+		fmt.Fprintf(errOut, "smtpkit: error: %s: not queued: %s\n", m.Source, oneLine(describe(err)))
+		return
+	}
+	b.queued++
+	m.Queued = &queuedJSON{ID: id, Recipients: env.To, Reason: j.why(mail.Envelope.To, pending, r.Err), Spool: b.spool.Dir()}
+}
+
+func (b *bulkQueue) close() {
+	if b.spool != nil {
+		b.spool.Close()
+	}
 }
 
 // printSummary prints the outcome of a bulk send.
@@ -679,6 +829,9 @@ func printSummary(out io.Writer, f *sendFlags, s *session, r *sendJSON) {
 	}
 	if sum.RecipientsRefused > 0 {
 		fmt.Fprintf(out, "Refused:      %d recipient(s)\n", sum.RecipientsRefused)
+	}
+	if sum.Queued > 0 {
+		fmt.Fprintf(out, "Queued:       %d message(s), for %d recipient(s), to be sent later\n", sum.Queued, sum.RecipientsQueued)
 	}
 	if len(sum.Refusals) == 0 {
 		return

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/smtpkit/smtpkit"
@@ -75,7 +76,8 @@ func TestParseSendmailArgs(t *testing.T) {
 			sendmailArgs{recipients: []string{"a"}}, ""},
 		{[]string{"-i", "--", "-odd@example.org", "-t"}, sendmailArgs{ignoreDots: true, recipients: []string{"-odd@example.org", "-t"}}, ""},
 		{[]string{"-bs"}, sendmailArgs{}, "-bs is not supported"},
-		{[]string{"-q"}, sendmailArgs{}, "no queue"},
+		{[]string{"-qI123"}, sendmailArgs{}, "does not select queued messages"},
+		{[]string{"-q1x"}, sendmailArgs{}, "want an interval"},
 		{[]string{"-f"}, sendmailArgs{}, "-f needs a value"},
 		{[]string{"-Z"}, sendmailArgs{}, "unknown option -Z"},
 		{[]string{"--frobnicate"}, sendmailArgs{}, "unknown option --frobnicate"},
@@ -247,6 +249,17 @@ func TestProgress(t *testing.T) {
 	}
 	if isTerminal(&out) {
 		t.Error("a buffer is not a terminal")
+	}
+
+	// A count kept elsewhere, such as a Runner's attempts, is drawn as it
+	// stands, never past the total.
+	var attempts atomic.Int64
+	attempts.Store(5)
+	var out2 syncBuffer
+	p = startProgressFunc(&out2, 4, attempts.Load)
+	p.finish()
+	if s := out2.String(); !strings.Contains(s, "] 4/4") || strings.Contains(s, "5/4") {
+		t.Errorf("%q", s)
 	}
 }
 
