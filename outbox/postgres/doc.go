@@ -33,9 +33,18 @@
 // are made, and brought to the version of this module, by Migrate or by
 // the command in this module:
 //
-//	go run github.com/smtpkit/smtpkit/outbox/postgres/cmd/smtpkit-outbox-migrate 'postgres://user:pass@host/db'
+//	go run github.com/smtpkit/smtpkit/outbox/postgres/cmd/smtpkit-outbox migrate 'postgres://user:pass@host/db'
 //
 // New refuses tables of another version, and says which command to run.
+//
+// # The command line
+//
+// The command smtpkit-outbox, in this module, does for a Store what
+// "smtpkit queue" does for a spool directory: its commands migrate,
+// enqueue (the envelope from --from and --to, or from the header with -t),
+// list, show, retry, delete, and run (send through an outbox.Runner to
+// --server, once, or with --watch until interrupted), on the database of
+// --url or $SMTPKIT_OUTBOX_URL, each with --json.
 //
 // # Messages
 //

@@ -28,7 +28,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer db.Close()
-	// Once, at deployment (or: smtpkit-outbox-migrate URL).
+	// Once, at deployment (or: smtpkit-outbox migrate URL).
 	if _, err := postgres.Migrate(ctx, db); err != nil {
 		log.Fatal(err)
 	}

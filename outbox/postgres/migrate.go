@@ -45,9 +45,9 @@ const lockSpace = 0x736d7470
 // the previous version. It returns the version the tables are at (on an
 // error, the last one it reached, or 0).
 //
-// The command smtpkit-outbox-migrate, in this module, calls it:
+// The command smtpkit-outbox of this module calls it:
 //
-//	go run github.com/smtpkit/smtpkit/outbox/postgres/cmd/smtpkit-outbox-migrate 'postgres://user:pass@host/db'
+//	go run github.com/smtpkit/smtpkit/outbox/postgres/cmd/smtpkit-outbox migrate 'postgres://user:pass@host/db'
 func Migrate(ctx context.Context, db *pgxpool.Pool) (version int, err error) {
 	if _, err := db.Exec(ctx, `CREATE TABLE IF NOT EXISTS smtpkit_outbox_migrations (
 		version integer PRIMARY KEY,

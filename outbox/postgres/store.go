@@ -110,12 +110,12 @@ func New(ctx context.Context, db *pgxpool.Pool, opts *Options) (*Store, error) {
 	switch {
 	case errors.As(err, &pe) && pe.Code == "42P01": // undefined_table
 		return nil, fmt.Errorf("outbox/postgres: the outbox's tables are missing from the schema of this connection "+
-			"(its search_path); create them with postgres.Migrate or the smtpkit-outbox-migrate command: %w", err)
+			"(its search_path); create them with postgres.Migrate or the smtpkit-outbox migrate command: %w", err)
 	case err != nil:
 		return nil, fmt.Errorf("outbox/postgres: reading the schema version: %w", err)
 	case version < len(migrations):
 		return nil, fmt.Errorf("outbox/postgres: the outbox's tables in schema %q are at version %d, this package needs %d; "+
-			"run postgres.Migrate or the smtpkit-outbox-migrate command", schema, version, len(migrations))
+			"run postgres.Migrate or the smtpkit-outbox migrate command", schema, version, len(migrations))
 	case version > len(migrations):
 		return nil, fmt.Errorf("outbox/postgres: the outbox's tables in schema %q are at version %d, newer than this package knows (%d); "+
 			"update github.com/smtpkit/smtpkit/outbox/postgres", schema, version, len(migrations))

@@ -40,7 +40,7 @@ func TestMigrate(t *testing.T) {
 		empty.Close()
 		t.Fatal("Open on a schema without the tables succeeded")
 	}
-	if !strings.Contains(err.Error(), "smtpkit-outbox-migrate") {
+	if !strings.Contains(err.Error(), "smtpkit-outbox migrate") {
 		t.Errorf("Open on a schema without the tables: %v; want it to name the command that makes them", err)
 	}
 }
