@@ -120,13 +120,23 @@ type common struct {
 	json bool
 }
 
-// flags returns the flag set of the command cmd, with the common flags.
-func (c *common) flags(e *env, cmd, args, what string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name+" "+cmd, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: %s %s [flags] %s\n\n%s\n\nFlags:\n", name, cmd, args, what)
+// flagSet is the flags of a command, and how to print its help.
+type flagSet struct {
+	*flag.FlagSet
+	help func()
+}
+
+// flags returns the flag set of the command cmd, with the common flags;
+// -h prints its help, on standard output.
+func (c *common) flags(e *env, cmd, args, what string) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name+" "+cmd, flag.ContinueOnError)}
+	fs.SetOutput(io.Discard) // the errors are returned, and printed once
+	fs.Usage = func() {}
+	fs.help = func() {
+		fmt.Fprintf(e.stdout, "usage: %s %s [flags] %s\n\n%s\n\nFlags:\n", name, cmd, args, what)
+		fs.SetOutput(e.stdout)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	fs.StringVar(&c.url, "url", "", "the database, a PostgreSQL URL (default: $"+urlEnv+")")
 	fs.BoolVar(&c.json, "json", false, "print the result as one JSON object")
@@ -135,14 +145,15 @@ func (c *common) flags(e *env, cmd, args, what string) *flag.FlagSet {
 
 // parse parses args with fs, flags before and after the arguments, and
 // checks that there are between min and max arguments.
-func parse(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
+func parse(fs *flagSet, args []string, min, max int) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, err // the flag package printed the help
+				fs.help()
+				return nil, err
 			}
-			return nil, usageError{err}
+			return nil, usageError{fmt.Errorf("%w (%s -h lists the flags)", err, fs.Name())}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
