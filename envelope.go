@@ -80,10 +80,7 @@ func checkAddress(what, a string) error {
 // the arguments of MAIL FROM and of each RCPT TO. Nothing is sent when it
 // fails.
 func (e *Envelope) mailArgs(caps Capabilities, tls bool, size int64) (mail []string, rcpts [][]string, err error) {
-	if len(e.To) == 0 {
-		return nil, nil, fmt.Errorf("the envelope has no recipient: %w", ErrInvalidArgument)
-	}
-	if err := checkAddress("sender", e.From); err != nil {
+	if err := e.Validate(); err != nil {
 		return nil, nil, err
 	}
 	mail = []string{"FROM:<" + e.From + ">"}
@@ -119,8 +116,6 @@ func (e *Envelope) mailArgs(caps Capabilities, tls bool, size int64) (mail []str
 			return nil, nil, err
 		}
 		mail = append(mail, "BODY=BINARYMIME")
-	default:
-		return nil, nil, fmt.Errorf("unknown body type %q (want 7BIT, 8BITMIME or BINARYMIME): %w", e.Body, ErrInvalidArgument)
 	}
 	if e.needsUTF8() {
 		if err := need("SMTPUTF8", "an address with non-ASCII characters"); err != nil {
@@ -143,11 +138,7 @@ func (e *Envelope) mailArgs(caps Capabilities, tls bool, size int64) (mail []str
 			return nil, nil, err
 		}
 		if d.Return != "" {
-			r := strings.ToUpper(d.Return)
-			if r != "FULL" && r != "HDRS" {
-				return nil, nil, fmt.Errorf("DSN Return %q: want FULL or HDRS: %w", d.Return, ErrInvalidArgument)
-			}
-			mail = append(mail, "RET="+r)
+			mail = append(mail, "RET="+strings.ToUpper(d.Return))
 		}
 		if d.EnvelopeID != "" {
 			mail = append(mail, "ENVID="+xtext(d.EnvelopeID))
@@ -157,12 +148,6 @@ func (e *Envelope) mailArgs(caps Capabilities, tls bool, size int64) (mail []str
 		}
 	}
 	for _, to := range e.To {
-		if err := checkAddress("recipient", to); err != nil {
-			return nil, nil, err
-		}
-		if to == "" {
-			return nil, nil, fmt.Errorf("an empty recipient address: %w", ErrInvalidArgument)
-		}
 		args := []string{"TO:<" + to + ">"}
 		if notify != "" {
 			args = append(args, "NOTIFY="+notify)
@@ -173,6 +158,39 @@ func (e *Envelope) mailArgs(caps Capabilities, tls bool, size int64) (mail []str
 		rcpts = append(rcpts, args)
 	}
 	return mail, rcpts, nil
+}
+
+// Validate reports what keeps any server from taking the envelope, before
+// anything is sent: no recipient, an address that breaks the rules of
+// package message (CR, LF and NUL included), an unknown body type or DSN
+// value. The error matches ErrInvalidArgument. What depends on the server
+// (SIZE, extensions) is checked by Send against its capabilities.
+func (e *Envelope) Validate() error {
+	if len(e.To) == 0 {
+		return fmt.Errorf("the envelope has no recipient: %w", ErrInvalidArgument)
+	}
+	if err := checkAddress("sender", e.From); err != nil {
+		return err
+	}
+	for _, to := range e.To {
+		if err := checkAddress("recipient", to); err != nil {
+			return err
+		}
+	}
+	switch e.Body {
+	case "", Body7Bit, Body8BitMIME, BodyBinaryMIME:
+	default:
+		return fmt.Errorf("unknown body type %q (want 7BIT, 8BITMIME or BINARYMIME): %w", e.Body, ErrInvalidArgument)
+	}
+	if d := e.DSN; d != nil {
+		if r := strings.ToUpper(d.Return); r != "" && r != "FULL" && r != "HDRS" {
+			return fmt.Errorf("DSN Return %q: want FULL or HDRS: %w", d.Return, ErrInvalidArgument)
+		}
+		if _, err := notifyParam(d.Notify); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func notifyParam(n []string) (string, error) {

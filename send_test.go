@@ -484,3 +484,24 @@ func TestSendChecksAddressesAsMessageDoes(t *testing.T) {
 		t.Errorf("%d messages delivered, want the null sender's only", n)
 	}
 }
+
+// TestEnvelopeValidate: the checks no server changes, as Send and the
+// outbox both make them before anything is sent or written.
+func TestEnvelopeValidate(t *testing.T) {
+	ok := smtpkit.Envelope{From: "a@x.test", To: []string{"b@y.test"}}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("%+v: %v", ok, err)
+	}
+	for _, env := range []smtpkit.Envelope{
+		{From: "a@x.test"},
+		{From: "a@x.test", To: []string{"b@@y.test"}},
+		{From: "a b@x.test", To: []string{"b@y.test"}},
+		{From: "a@x.test", To: []string{"b@y.test"}, Body: "9BIT"},
+		{From: "a@x.test", To: []string{"b@y.test"}, DSN: &smtpkit.DSN{Return: "ALL"}},
+		{From: "a@x.test", To: []string{"b@y.test"}, DSN: &smtpkit.DSN{Notify: []string{"NEVER", "DELAY"}}},
+	} {
+		if err := env.Validate(); !errors.Is(err, smtpkit.ErrInvalidArgument) {
+			t.Errorf("%+v: err = %v, want ErrInvalidArgument", env, err)
+		}
+	}
+}

@@ -194,16 +194,6 @@ func HintText(h smtpkit.Hint) string {
 	return fmt.Sprintf("%s = %v", key, h.Value)
 }
 
-// explicitOnly reports whether mechs names only mechanisms that need no password.
-func explicitOnly(mechs []string) bool {
-	for _, m := range mechs {
-		if m != sasl.External && m != sasl.Anonymous {
-			return false
-		}
-	}
-	return len(mechs) > 0
-}
-
 // onlyTokenMechanisms reports whether mechs names only the OAuth 2 mechanisms.
 func onlyTokenMechanisms(mechs []string) bool {
 	for _, m := range mechs {

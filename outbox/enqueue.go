@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/smtpkit/smtpkit"
@@ -140,44 +139,8 @@ func copyMessage(ctx context.Context, path string, msg io.Reader) (int64, error)
 // checkEnvelope refuses, before anything is written, an envelope that no
 // attempt could ever send.
 func checkEnvelope(env *smtpkit.Envelope) error {
-	if env == nil || len(env.To) == 0 {
-		return fmt.Errorf("the envelope has no recipient: %w", smtpkit.ErrInvalidArgument)
+	if env == nil {
+		return fmt.Errorf("no envelope: %w", smtpkit.ErrInvalidArgument)
 	}
-	if err := checkAddress("sender", env.From); err != nil {
-		return err
-	}
-	for _, to := range env.To {
-		if to == "" {
-			return fmt.Errorf("an empty recipient address: %w", smtpkit.ErrInvalidArgument)
-		}
-		if err := checkAddress("recipient", to); err != nil {
-			return err
-		}
-	}
-	switch env.Body {
-	case "", smtpkit.Body7Bit, smtpkit.Body8BitMIME, smtpkit.BodyBinaryMIME:
-	default:
-		return fmt.Errorf("unknown body type %q (want 7BIT, 8BITMIME or BINARYMIME): %w", env.Body, smtpkit.ErrInvalidArgument)
-	}
-	if d := env.DSN; d != nil {
-		if r := strings.ToUpper(d.Return); r != "" && r != "FULL" && r != "HDRS" {
-			return fmt.Errorf("DSN Return %q: want FULL or HDRS: %w", d.Return, smtpkit.ErrInvalidArgument)
-		}
-		for _, n := range d.Notify {
-			switch strings.ToUpper(n) {
-			case "NEVER", "SUCCESS", "FAILURE", "DELAY":
-			default:
-				return fmt.Errorf("DSN Notify %q: want NEVER, SUCCESS, FAILURE or DELAY: %w", n, smtpkit.ErrInvalidArgument)
-			}
-		}
-	}
-	return nil
-}
-
-// checkAddress refuses an address that could end a command or a header early.
-func checkAddress(what, a string) error {
-	if i := strings.IndexAny(a, "\r\n\x00<>"); i >= 0 {
-		return fmt.Errorf("%s %q holds %q: CR, LF, NUL, < and > are not allowed in an address: %w", what, a, a[i], smtpkit.ErrInvalidArgument)
-	}
-	return nil
+	return env.Validate()
 }

@@ -447,3 +447,20 @@ func TestRunnerStoreTurnsReadOnly(t *testing.T) {
 		t.Errorf("Stats %+v, %d reports; want the store errors counted and one report", st, len(rep.all()))
 	}
 }
+
+// TestEnqueueRefusesWhatNoServerTakes: the envelope is checked by the
+// library's one set of rules before anything is written.
+func TestEnqueueRefusesWhatNoServerTakes(t *testing.T) {
+	s, err := outbox.OpenSpool(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Enqueue(context.Background(), &smtpkit.Envelope{From: "a@x.test", To: []string{"b@@y.test"}}, strings.NewReader("hi\r\n"))
+	if !errors.Is(err, smtpkit.ErrInvalidArgument) {
+		t.Errorf("err = %v, want ErrInvalidArgument", err)
+	}
+	if list, _ := s.List(context.Background()); len(list) != 0 {
+		t.Errorf("%d entries queued, want none", len(list))
+	}
+}

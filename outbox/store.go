@@ -58,9 +58,10 @@ type Waker interface {
 }
 
 // CheckEnvelope returns an error matching smtpkit.ErrInvalidArgument when
-// no attempt could ever send env: no recipient, an address holding CR, LF,
-// NUL, < or >, an unknown body type or DSN keyword. A Store's Enqueue
-// calls it before it writes anything.
+// no attempt could ever send env (see smtpkit.Envelope.Validate): no
+// recipient, an address that breaks the rules of package message, an
+// unknown body type or DSN keyword. A Store's Enqueue calls it before it
+// writes anything.
 func CheckEnvelope(env *smtpkit.Envelope) error { return checkEnvelope(env) }
 
 // Errors of a Store, matched with errors.Is.
