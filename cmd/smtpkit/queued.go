@@ -158,9 +158,9 @@ func judge(n int, res *smtpkit.Result, err error) judged {
 		case err == nil, transaction && r.Code/100 == 4: // refused for now at RCPT
 			j.status[i], j.replies[i] = outbox.Pending, r
 		case keep:
-			j.status[i], j.replies[i], j.reasons[i] = outbox.Pending, whole, oneLine(err.Error())
+			j.status[i], j.replies[i], j.reasons[i] = outbox.Pending, whole, oneLine(describe(err))
 		default:
-			j.status[i], j.replies[i], j.reasons[i] = outbox.Failed, whole, oneLine(err.Error())
+			j.status[i], j.replies[i], j.reasons[i] = outbox.Failed, whole, oneLine(describe(err))
 		}
 	}
 	return j
@@ -172,7 +172,7 @@ func (j judged) why(to []string, idx []int, err error) string {
 	var parts []string
 	for _, i := range idx {
 		if (j.reasons[i] != "" || j.replies[i].Code == 0) && err != nil {
-			return oneLine(err.Error())
+			return oneLine(describe(err))
 		}
 		parts = append(parts, to[i]+": "+j.replies[i].String())
 	}
@@ -324,7 +324,7 @@ func (q *queueing) record(ctx context.Context, spool *outbox.Spool, e *outbox.En
 	if j.doubt || len(pending) == 0 {
 		if err := spool.Finish(bg, e); err != nil {
 			fmt.Fprintf(warn, "%s: error: the attempt is over, but its entry %s could not be removed from the queue, "+
-				"so a queue run would send it again: delete it with smtpkit queue delete %s (%s)\n", q.prog, e.ID, e.ID, oneLine(err.Error()))
+				"so a queue run would send it again: delete it with smtpkit queue delete %s (%s)\n", q.prog, e.ID, e.ID, oneLine(describe(err)))
 		}
 		return
 	}
@@ -341,7 +341,7 @@ func (q *queueing) record(ctx context.Context, spool *outbox.Spool, e *outbox.En
 	}
 	if err := spool.Update(bg, e); err != nil {
 		fmt.Fprintf(warn, "%s: error: the outcome of the attempt could not be recorded in the queue (%s): "+
-			"its next attempt sends to every recipient again\n", q.prog, oneLine(err.Error()))
+			"its next attempt sends to every recipient again\n", q.prog, oneLine(describe(err)))
 	}
 	spool.Release(bg, e)
 	var to []string
