@@ -142,19 +142,41 @@ func startSinkChild(args ...string) (*sinkChild, error) {
 	return s, nil
 }
 
-// cpu returns the CPU time the child has used so far.
-func (s *sinkChild) cpu() (time.Duration, error) {
-	if _, err := io.WriteString(s.stdin, "cpu\n"); err != nil {
+// cpuTime returns the CPU time the child has used so far.
+func (s *sinkChild) cpuTime() (time.Duration, error) {
+	ns, err := s.ask("cpu")
+	return time.Duration(ns), err
+}
+
+// ask sends the child a question (cpu, count) and returns the number it
+// answers with.
+func (s *sinkChild) ask(q string) (int64, error) {
+	if _, err := io.WriteString(s.stdin, q+"\n"); err != nil {
 		return 0, err
 	}
 	if !s.out.Scan() {
-		return 0, errors.New("the sink process did not say its CPU time")
+		return 0, fmt.Errorf("the sink process did not answer %q", q)
 	}
-	var ns int64
-	if _, err := fmt.Sscanf(s.out.Text(), "cpu %d", &ns); err != nil || ns < 0 {
+	var n int64
+	if _, err := fmt.Sscanf(s.out.Text(), q+" %d", &n); err != nil || n < 0 {
 		return 0, fmt.Errorf("the sink process said %q", s.out.Text())
 	}
-	return time.Duration(ns), nil
+	return n, nil
+}
+
+func (s *sinkChild) address() string { return s.addr }
+
+func (s *sinkChild) received() (int64, error) { return s.ask("count") }
+
+func (s *sinkChild) cpu() (time.Duration, bool, error) {
+	d, err := s.cpuTime()
+	return d, true, err
+}
+
+// Close stops the child.
+func (s *sinkChild) Close() error {
+	_, _, err := s.stop()
+	return err
 }
 
 // stop closes the child's standard input and returns what it received.

@@ -38,6 +38,7 @@ func main() {
 		sinkAddr   = flag.String("sink", "", "bigmessage: the sink's address; empty starts one in a child process")
 		tlsCert    = flag.String("tlscert", "", "sink: serve implicit TLS with this PEM certificate (with -tlskey)")
 		tlsKey     = flag.String("tlskey", "", "sink: the PEM key of -tlscert")
+		strip      = flag.Bool("strip-chunking", false, "sink: leave CHUNKING out of the EHLO reply")
 	)
 	flag.Parse()
 	var err error
@@ -51,7 +52,7 @@ func main() {
 	case "bigmessage":
 		err = bigMessageMode(os.Stdout, *sinkAddr, *bigSize)
 	case "sink":
-		err = sinkMode(*tlsCert, *tlsKey)
+		err = sinkMode(*tlsCert, *tlsKey, *strip)
 	default:
 		err = fmt.Errorf("unknown -mode %q", *mode)
 	}
@@ -176,7 +177,7 @@ func tableMode(tc tableConfig) error {
 		return err
 	}
 	load := loadAverage()
-	ss, err := startSinks()
+	ss, err := startSinkChildren()
 	if err != nil {
 		return err
 	}
@@ -201,8 +202,8 @@ func tableMode(tc tableConfig) error {
 				if err != nil {
 					return fmt.Errorf("%s at RTT %v (%s): %w", c.label, rtt, r.path(), err)
 				}
-				fmt.Fprintf(os.Stderr, "%-45s RTT %-5v %-6s %6d msgs %9.0f msg/s %5.2f RT/msg %5.2f writes/msg %5.2f reads/msg\n",
-					c.label, rtt, r.path(), r.n, r.rate(), r.roundsPerMsg(), r.writesPerMsg(), r.readsPerMsg())
+				fmt.Fprintf(os.Stderr, "%-45s RTT %-5v %-6s %6d msgs %9.0f msg/s %5.2f RT/msg %5.2f writes/msg %5.2f reads/msg CPU/msg %s, sink %s\n",
+					c.label, rtt, r.path(), r.n, r.rate(), r.roundsPerMsg(), r.writesPerMsg(), r.readsPerMsg(), r.cpuPerMsg(r.clientCPU), r.cpuPerMsg(r.sinkCPU))
 				rows = append(rows, r)
 			}
 		}
@@ -264,7 +265,7 @@ func reconnectTable(ctx context.Context, rcs []reconnectClient, conns int) ([]re
 	var rows []reconnectRow
 	for _, rc := range rcs {
 		runtime.GC()
-		r, err := runReconnect(ctx, rc, child.addr, cert, conns, child.cpu)
+		r, err := runReconnect(ctx, rc, child.addr, cert, conns, child.cpuTime)
 		if err != nil {
 			return nil, fmt.Errorf("reconnect %s: %w", rc.label, err)
 		}
@@ -295,12 +296,14 @@ func loadAverage() string {
 	return "?"
 }
 
-// sinkMode serves a sink (implicit TLS with certFile and keyFile) and
-// prints its address. Each line "cpu" on standard input is answered with
-// "cpu" and the process's CPU time in nanoseconds; when standard input is
-// closed it prints what it received and exits.
-func sinkMode(certFile, keyFile string) error {
-	var cfg sinkConfig
+// sinkMode serves a sink (implicit TLS with certFile and keyFile; no
+// CHUNKING with strip) and prints its address. Each line "cpu" on
+// standard input is answered with "cpu" and the process's CPU time in
+// nanoseconds, each line "count" with "count" and the messages received
+// whole so far; when standard input is closed it prints what it received
+// and exits.
+func sinkMode(certFile, keyFile string, strip bool) error {
+	cfg := sinkConfig{stripChunking: strip}
 	if certFile != "" || keyFile != "" {
 		var err error
 		if cfg.tls, err = loadServerConfig(certFile, keyFile); err != nil {
@@ -314,6 +317,10 @@ func sinkMode(certFile, keyFile string) error {
 	fmt.Printf("addr %s\n", s.Addr)
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
+		if sc.Text() == "count" {
+			fmt.Printf("count %d\n", s.Messages())
+			continue
+		}
 		if sc.Text() != "cpu" {
 			continue
 		}

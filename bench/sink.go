@@ -70,6 +70,13 @@ func startSink(cfg sinkConfig) (*sink, error) {
 // Messages returns the number of messages received whole.
 func (s *sink) Messages() int64 { return s.messages.Load() }
 
+func (s *sink) address() string { return s.Addr }
+
+func (s *sink) received() (int64, error) { return s.Messages(), nil }
+
+// cpu is not known apart from this process's: the sink shares it.
+func (s *sink) cpu() (time.Duration, bool, error) { return 0, false, nil }
+
 // Bytes returns the number of message bytes received.
 func (s *sink) Bytes() int64 { return s.bytes.Load() }
 
