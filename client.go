@@ -32,9 +32,10 @@ type Client struct {
 	err      error                // set when the connection broke; every later call returns it
 	closed   atomic.Bool          // set by Close, which may run on another goroutine
 
-	needReset bool     // a transaction was left open: RSET before the next MAIL
-	lines     []string // the lines of the reply being read, for ReplyRead; only when tracing
-	authMech  string
+	needReset  bool     // a transaction was left open: RSET before the next MAIL
+	sentAtRead int64    // out.sent when the last reply was read (-1 before the first)
+	lines      []string // the lines of the reply being read, for ReplyRead; only when tracing
+	authMech   string
 
 	// Buffers that every message of the connection uses in turn.
 	chunks  chunker
@@ -43,7 +44,7 @@ type Client struct {
 }
 
 func (t *target) newClient(nc net.Conn, id uint64) *Client {
-	c := &Client{t: t, id: id, nc: nc, security: SecurityNone}
+	c := &Client{t: t, id: id, nc: nc, security: SecurityNone, sentAtRead: -1}
 	c.out = &guard{Conn: nc}
 	var hook func(bool, string, bool)
 	if t.p.tracing {
@@ -209,8 +210,15 @@ func (c *Client) await(ctx context.Context, p Phase, start time.Time, limit time
 				return err
 			}
 		}
+		if c.out.sent == c.sentAtRead && !c.wire.ReplyBuffered() {
+			// Pipelined replies still to come, and nothing sent since the
+			// last one for an ACK to ride on.
+			quickAck(c.nc)
+		}
 		var err error
-		r, err = c.readReply()
+		if r, err = c.readReply(); err == nil {
+			c.sentAtRead = c.out.sent
+		}
 		return err
 	})
 	if err != nil {

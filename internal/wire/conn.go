@@ -6,6 +6,7 @@ package wire
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -64,6 +65,23 @@ func (c *Conn) Buffered() int { return c.r.Buffered() }
 
 // Unsent reports how many bytes are buffered for writing: not yet flushed.
 func (c *Conn) Unsent() int { return c.w.Buffered() }
+
+// ReplyBuffered reports whether a whole reply has arrived and waits in the
+// read buffer, so that reading it will not wait for the network. A line
+// too short to be a reply counts as whole: reading it fails at once.
+func (c *Conn) ReplyBuffered() bool {
+	b, _ := c.r.Peek(c.r.Buffered())
+	for {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return false
+		}
+		if i < 4 || b[3] != '-' {
+			return true
+		}
+		b = b[i+1:]
+	}
+}
 
 // Peek waits until at least one byte has arrived, without consuming it.
 func (c *Conn) Peek() error {

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bufio"
 	"errors"
 	"net"
 	"reflect"
@@ -99,5 +100,38 @@ func TestReadReplyTruncated(t *testing.T) {
 	c := connFrom(t, "250-first\r\n250-sec", Config{})
 	if _, err := c.ReadReply(false); err == nil {
 		t.Fatal("reply cut off mid-line: no error")
+	}
+}
+
+func TestReplyBuffered(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"", false},
+		{"250 ok", false},        // no line end yet
+		{"250-first\r\n", false}, // more lines to come
+		{"250-first\r\n250 la", false},
+		{"250 ok\r\n", true},
+		{"250\r\n", true},
+		{"250 ok\n", true},
+		{"250-a\r\n250-b\r\n250 c\r\n", true},
+		{"25\r\n", true}, // too short: reading fails at once, without waiting
+		{"250 ok\r\n354 go", true},
+	}
+	for _, tt := range tests {
+		c := &Conn{r: bufio.NewReaderSize(strings.NewReader(tt.in), 4096), maxLn: 4096, maxLns: 10}
+		c.r.Peek(1) // what a read from the network leaves in the buffer
+		if got := c.ReplyBuffered(); got != tt.want {
+			t.Errorf("ReplyBuffered() with %q buffered = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+	// Once one reply is read, the answer is about the next one.
+	c := &Conn{r: bufio.NewReaderSize(strings.NewReader("250 a\r\n250-b\r\n"), 4096), maxLn: 4096, maxLns: 10}
+	if _, err := c.ReadReply(false); err != nil {
+		t.Fatal(err)
+	}
+	if c.ReplyBuffered() {
+		t.Error("ReplyBuffered() = true with half of the next reply buffered")
 	}
 }
