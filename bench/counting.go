@@ -77,6 +77,11 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// NetConn returns the connection underneath, as tls.Conn's does: a client
+// that tunes its socket (smtpkit asks for immediate ACKs while it waits
+// for pipelined replies) reaches it through the wrapper.
+func (c *countingConn) NetConn() net.Conn { return c.Conn }
+
 func (c *countingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.d.reads.Add(1)

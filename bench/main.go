@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -39,9 +40,18 @@ func main() {
 		tlsCert    = flag.String("tlscert", "", "sink: serve implicit TLS with this PEM certificate (with -tlskey)")
 		tlsKey     = flag.String("tlskey", "", "sink: the PEM key of -tlscert")
 		strip      = flag.Bool("strip-chunking", false, "sink: leave CHUNKING out of the EHLO reply")
+		cpuProfile = flag.String("cpuprofile", "", "write this process's CPU profile (the clients', when the sinks run apart) to this file")
 	)
 	flag.Parse()
 	var err error
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer stop()
+	}
 	switch *mode {
 	case "table":
 		err = tableMode(tableConfig{
@@ -60,6 +70,22 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// startCPUProfile profiles this process into file until stop is called.
+func startCPUProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func clientKeys() []string {
