@@ -43,6 +43,7 @@ SMTP_PLAIN_PORT=${SMTP_PLAIN_PORT:-2525}        # plain, no TLS, no AUTH
 SMTP_AUTHCLEAR_PORT=${SMTP_AUTHCLEAR_PORT:-2526} # plain, AUTH (Cyrus sasldb) over cleartext
 SMTP_DOVECOT_PORT=${SMTP_DOVECOT_PORT:-2527}    # plain, AUTH via Dovecot (adds XOAUTH2/OAUTHBEARER)
 SMTP_BARE_PORT=${SMTP_BARE_PORT:-2528}          # plain, EHLO with no extensions at all
+SMTP_NOCHUNK_PORT=${SMTP_NOCHUNK_PORT:-2529}    # plain, PIPELINING without CHUNKING
 SMTP_SUBMIT_PORT=${SMTP_SUBMIT_PORT:-2587}      # STARTTLS required, AUTH required
 SMTPS_PORT=${SMTPS_PORT:-2465}                  # implicit TLS, AUTH required
 DANTE_PORT=${DANTE_PORT:-11080}                 # SOCKS4 + SOCKS5, no auth
@@ -209,6 +210,11 @@ sasldb_path: $c/sasl/sasldb2
 EOF
   printf '/./ OK\n' > "$c/catchall_domains"
   printf '/./ catchall/\n' > "$c/catchall_mailbox"
+  # mail for discard.peers.test is accepted and thrown away: the send
+  # benchmark's many messages stay out of the Maildir the tests read
+  printf '/@discard\\.peers\\.test$/ discard:\n' > "$c/transport"
+  # one recipient every port refuses, for the tests of a refusal mid-batch
+  printf '/^refused@peers\\.test$/ REJECT 5.1.1 refused for the tests\n' > "$c/refused"
   cat > "$c/main.cf" <<EOF
 compatibility_level = 3.6
 config_directory = $c
@@ -234,6 +240,7 @@ maillog_file_prefixes = /var, /dev/stdout, $P
 smtpd_banner = \$myhostname ESMTP peers-test
 smtpd_peername_lookup = no
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
+smtpd_recipient_restrictions = check_recipient_access regexp:$c/refused
 message_size_limit = 10485760
 # every accepted message -> one Maildir: $P/mail/catchall/new/
 virtual_mailbox_domains = regexp:$c/catchall_domains
@@ -242,6 +249,7 @@ virtual_mailbox_base = $P/mail
 virtual_uid_maps = static:65534
 virtual_gid_maps = static:65534
 virtual_mailbox_limit = 0
+transport_maps = regexp:$c/transport
 smtpd_tls_cert_file = $P/tls/server.pem
 smtpd_tls_key_file = $P/tls/server.key
 smtpd_tls_security_level = none
@@ -264,6 +272,9 @@ $H:$SMTP_PLAIN_PORT inet n - n - - smtpd
 $H:$SMTP_BARE_PORT inet n - n - - smtpd
   -o syslog_name=postfix/bare
   -o smtpd_discard_ehlo_keywords=pipelining,size,vrfy,etrn,enhancedstatuscodes,8bitmime,dsn,smtputf8,chunking,silent-discard
+$H:$SMTP_NOCHUNK_PORT inet n - n - - smtpd
+  -o syslog_name=postfix/nochunk
+  -o smtpd_discard_ehlo_keywords=chunking,silent-discard
 $H:$SMTP_AUTHCLEAR_PORT inet n - n - - smtpd
   -o syslog_name=postfix/authclear
   -o smtpd_sasl_auth_enable=yes
@@ -326,9 +337,9 @@ EOF
       return 1
     fi
   fi
-  local p; for p in $SMTP_PLAIN_PORT $SMTP_BARE_PORT $SMTP_AUTHCLEAR_PORT $SMTP_SUBMIT_PORT $SMTPS_PORT; do wait_port "$p"; done
+  local p; for p in $SMTP_PLAIN_PORT $SMTP_BARE_PORT $SMTP_NOCHUNK_PORT $SMTP_AUTHCLEAR_PORT $SMTP_SUBMIT_PORT $SMTPS_PORT; do wait_port "$p"; done
   [ "$PEERS_DOVECOT" = 1 ] && wait_port "$SMTP_DOVECOT_PORT"
-  log "postfix: $H ports plain=$SMTP_PLAIN_PORT authclear=$SMTP_AUTHCLEAR_PORT bare=$SMTP_BARE_PORT submission=$SMTP_SUBMIT_PORT smtps=$SMTPS_PORT$([ "$PEERS_DOVECOT" = 1 ] && echo " dovecot-auth=$SMTP_DOVECOT_PORT")"
+  log "postfix: $H ports plain=$SMTP_PLAIN_PORT authclear=$SMTP_AUTHCLEAR_PORT bare=$SMTP_BARE_PORT nochunk=$SMTP_NOCHUNK_PORT submission=$SMTP_SUBMIT_PORT smtps=$SMTPS_PORT$([ "$PEERS_DOVECOT" = 1 ] && echo " dovecot-auth=$SMTP_DOVECOT_PORT")"
 }
 
 # ---- Dante (SOCKS4/5) ------------------------------------------------------------
@@ -528,6 +539,7 @@ write_env() {
 PEERS_DIR=$P
 PEERS_SMTP_PLAIN=$H:$SMTP_PLAIN_PORT
 PEERS_SMTP_BARE=$H:$SMTP_BARE_PORT
+PEERS_SMTP_NOCHUNK=$H:$SMTP_NOCHUNK_PORT
 PEERS_SMTP_AUTH_CLEARTEXT=$H:$SMTP_AUTHCLEAR_PORT
 PEERS_SMTP_SUBMISSION=$H:$SMTP_SUBMIT_PORT
 PEERS_SMTPS=$H:$SMTPS_PORT
@@ -567,7 +579,7 @@ on_start_error() {
 
 # expected_ports: every port start is supposed to open, given the knobs.
 expected_ports() {
-  echo "$SMTP_PLAIN_PORT $SMTP_BARE_PORT $SMTP_AUTHCLEAR_PORT $SMTP_SUBMIT_PORT $SMTPS_PORT $DANTE_PORT $DANTE_AUTH_PORT $TINYPROXY_PORT $TINYPROXY_AUTH_PORT"
+  echo "$SMTP_PLAIN_PORT $SMTP_BARE_PORT $SMTP_NOCHUNK_PORT $SMTP_AUTHCLEAR_PORT $SMTP_SUBMIT_PORT $SMTPS_PORT $DANTE_PORT $DANTE_AUTH_PORT $TINYPROXY_PORT $TINYPROXY_AUTH_PORT"
   [ "$PEERS_DOVECOT" = 1 ] && echo "$SMTP_DOVECOT_PORT"
   [ "$PEERS_MICROSOCKS" = 1 ] && echo "$MICROSOCKS_PORT $MICROSOCKS_AUTH_PORT"
   [ "$PEERS_SSH" = 1 ] && echo "$SSHD_PORT $SSH_SOCKS_PORT"
@@ -685,6 +697,8 @@ cmd_verify() {
   check "plain $SMTP_PLAIN_PORT send" '250 2.0.0 Ok: queued' "${S[@]}" --port "$SMTP_PLAIN_PORT"
   check "plain $SMTP_PLAIN_PORT no STARTTLS offered" 'advertise' "${S[@]}" --port "$SMTP_PLAIN_PORT" --tls
   check "bare $SMTP_BARE_PORT advertises nothing" '^<-  250 smtp.peers.test$' "${S[@]}" --port "$SMTP_BARE_PORT" --quit-after EHLO
+  check "nochunk $SMTP_NOCHUNK_PORT offers PIPELINING" '^<-  250-PIPELINING' "${S[@]}" --port "$SMTP_NOCHUNK_PORT" --quit-after EHLO
+  check "plain $SMTP_PLAIN_PORT refuses refused@peers.test" '554 5.1.1' swaks --server $H --from alice@example.com --to refused@peers.test --port "$SMTP_PLAIN_PORT"
   check "submission $SMTP_SUBMIT_PORT STARTTLS+PLAIN (verified CA)" '250 2.0.0 Ok: queued' "${S[@]}" --port "$SMTP_SUBMIT_PORT" --tls --tls-verify --tls-ca-path "$CA" --tls-sni localhost --auth PLAIN --auth-user "$SMTP_USER" --auth-password "$SMTP_PASS"
   check "submission $SMTP_SUBMIT_PORT MAIL before STARTTLS -> 530" '530 5.7.0 Must issue a STARTTLS' "${S[@]}" --port "$SMTP_SUBMIT_PORT"
   check "submission $SMTP_SUBMIT_PORT no AUTH -> 554 at RCPT" '554 5.7.1' "${S[@]}" --port "$SMTP_SUBMIT_PORT" --tls

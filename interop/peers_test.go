@@ -28,6 +28,7 @@ const defaultPeersEnv = "/tmp/peers/peers.env"
 const (
 	keyPlain      = "PEERS_SMTP_PLAIN"      // 2525: plaintext, no STARTTLS, no AUTH
 	keyBare       = "PEERS_SMTP_BARE"       // 2528: EHLO answered with no extensions
+	keyNoChunking = "PEERS_SMTP_NOCHUNK"    // 2529: PIPELINING without CHUNKING
 	keySubmission = "PEERS_SMTP_SUBMISSION" // 2587: STARTTLS required, AUTH after TLS
 	keySMTPS      = "PEERS_SMTPS"           // 2465: implicit TLS, AUTH
 )

@@ -1,6 +1,7 @@
 package interop_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -78,31 +79,55 @@ func TestSendArrives(t *testing.T) {
 	}
 }
 
-// TestSendBatchArrives pipelines a batch through Postfix (PIPELINING and CHUNKING on 2525).
+// TestSendBatchArrives pipelines a batch through Postfix, with BDAT
+// (PIPELINING and CHUNKING on 2525) and with DATA (PIPELINING only on
+// 2529), a refused recipient in the middle; every other message arrives.
 func TestSendBatchArrives(t *testing.T) {
 	p := needPeers(t)
-	c, err := smtpkit.Dial(testContext(t), p.addr(t, "PEERS_SMTP_PLAIN"), p.options(t, smtpkit.SecurityNone))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Quit(testContext(t))
-	if !c.Capabilities().Chunking() || !c.Capabilities().Pipelining() {
-		t.Fatalf("Postfix on 2525 should offer PIPELINING and CHUNKING: %q", c.Capabilities().Lines())
-	}
-	stamp := time.Now().UnixNano()
-	var mails []smtpkit.Mail
-	for i := range 20 {
-		mails = append(mails, smtpkit.Mail{
-			Envelope: smtpkit.Envelope{From: "alice@example.com", To: []string{"bob@example.org"}},
-			Message:  strings.NewReader(fmt.Sprintf("Subject: batch-%d-%d\r\n\r\nhello\r\n", stamp, i)),
+	for _, tt := range []struct {
+		key      string
+		chunking bool
+	}{
+		{keyPlain, true},
+		{keyNoChunking, false},
+	} {
+		t.Run(tt.key, func(t *testing.T) {
+			c, err := smtpkit.Dial(testContext(t), p.addr(t, tt.key), p.options(t, smtpkit.SecurityNone))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Quit(testContext(t))
+			if !c.Capabilities().Pipelining() || c.Capabilities().Chunking() != tt.chunking {
+				t.Fatalf("%s: want PIPELINING, CHUNKING %v: %q", tt.key, tt.chunking, c.Capabilities().Lines())
+			}
+			stamp := time.Now().UnixNano()
+			var mails []smtpkit.Mail
+			for i := range 20 {
+				to := "bob@example.org"
+				if i == 7 {
+					to = "refused@peers.test" // refused by the peers' Postfix
+				}
+				mails = append(mails, smtpkit.Mail{
+					Envelope: smtpkit.Envelope{From: "alice@example.com", To: []string{to}},
+					Message:  strings.NewReader(fmt.Sprintf("Subject: batch-%d-%d\r\n\r\nhello\r\n", stamp, i)),
+				})
+			}
+			for i, r := range c.SendBatch(testContext(t), mails) {
+				if i == 7 {
+					if !errors.Is(r.Err, smtpkit.ErrAllRecipientsRefused) {
+						t.Errorf("message 7, to a refused address: %v, want ErrAllRecipientsRefused", r.Err)
+					}
+					continue
+				}
+				if r.Err != nil {
+					t.Fatalf("message %d: %v", i, r.Err)
+				}
+			}
+			for i := range 20 {
+				if i != 7 {
+					p.waitForMail(t, fmt.Sprintf("batch-%d-%d", stamp, i))
+				}
+			}
 		})
-	}
-	for i, r := range c.SendBatch(testContext(t), mails) {
-		if r.Err != nil {
-			t.Fatalf("message %d: %v", i, r.Err)
-		}
-	}
-	for i := range 20 {
-		p.waitForMail(t, fmt.Sprintf("batch-%d-%d", stamp, i))
 	}
 }
