@@ -70,21 +70,21 @@
 // and whose reply was not read yet (a connection reset loses the replies
 // still in flight; Runner.BatchSize 1 narrows the window to one message per
 // connection). It also happens when the runner's process dies after the
-// server's reply and before the spool recorded it. The runner tells these
-// attempts apart from those that surely sent nothing by what it read: the
-// end of the data can only go out once the message was read to its end,
-// so a message not read to its end cannot be on the server. Attempts in
-// the window are counted (Stats.InDoubt, Entry.Doubts, and an "in_doubt"
+// server's reply and before the spool recorded it. The library tells these
+// attempts apart from those that surely sent nothing: it reports
+// smtpkit.ErrUnconfirmed when the end of the data left the client and its
+// reply never came; a message whose end of data never left (not read to
+// its end, or still in the client's buffer when the connection broke)
+// cannot be on the server. Attempts in the window are counted (Stats.InDoubt, Entry.Doubts, and an "in_doubt"
 // attribute in the log) and retried after the backoff: delivery is at
 // least once, not exactly once. Reports and bounces are at least once too:
 // a process that dies between them and the removal of the entry sends them
 // again.
 //
-// For the same reason the runner hands the Pool readers it cannot rewind:
-// a Pool cannot tell a transaction that never left from one whose reply
-// was lost, so the Pool never sends a message twice on its own; the runner
-// sends again at once, on a new round, only the messages of which not a
-// byte was read.
+// The runner hands the Pool readers it cannot rewind, so that the Pool
+// never sends a message again on its own and every new attempt is the
+// runner's, counted and logged; it sends again at once, on a new round,
+// only the messages of which not a byte was read.
 //
 // When the store cannot record an outcome (its disk filled up or turned
 // read-only), the runner logs it, counts it in Stats.StoreErrors, keeps

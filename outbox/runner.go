@@ -340,7 +340,7 @@ func (r *Runner) deliver(ctx context.Context, rs *runState, batch []*Entry) {
 		msg, err := r.Store.Open(ctx, e.ID)
 		if err != nil {
 			r.storeErrors.Add(1)
-			r.record(ctx, e, nil, fmt.Errorf("outbox: opening the message: %w", err), false)
+			r.record(ctx, e, nil, fmt.Errorf("outbox: opening the message: %w", err))
 			continue
 		}
 		defer msg.Close()
@@ -361,11 +361,11 @@ func (r *Runner) deliver(ctx context.Context, rs *runState, batch []*Entry) {
 	for i := range round {
 		round[i] = i
 	}
-	record := func(e *Entry, res *smtpkit.Result, err error, complete bool) {
+	record := func(e *Entry, res *smtpkit.Result, err error) {
 		rs.recording <- struct{}{}
 		rs.records.Go(func() {
 			defer func() { <-rs.recording }()
-			r.record(ctx, e, res, err, complete)
+			r.record(ctx, e, res, err)
 		})
 	}
 	for len(round) > 0 {
@@ -385,12 +385,12 @@ func (r *Runner) deliver(ctx context.Context, rs *runState, batch []*Entry) {
 				mu.Unlock()
 				return
 			}
-			record(sending[i], br.Result, br.Err, readers[i].complete())
+			record(sending[i], br.Result, br.Err)
 		})
 		if len(again) == len(round) || attempt.Err() != nil {
 			for k, i := range round {
 				if slices.Contains(again, i) {
-					record(sending[i], results[k].Result, results[k].Err, false)
+					record(sending[i], results[k].Result, results[k].Err)
 				}
 			}
 			return
@@ -402,7 +402,7 @@ func (r *Runner) deliver(ctx context.Context, rs *runState, batch []*Entry) {
 // record applies the outcome of one attempt to e, then ends e or schedules
 // its next attempt. ctx is the Runner's: the bookkeeping goes on, bounded,
 // after it ends.
-func (r *Runner) record(ctx context.Context, e *Entry, res *smtpkit.Result, err error, complete bool) {
+func (r *Runner) record(ctx context.Context, e *Entry, res *smtpkit.Result, err error) {
 	stopped := ctx.Err() != nil
 	bg, cancel := bookkeeping(ctx)
 	defer cancel()
@@ -413,7 +413,7 @@ func (r *Runner) record(ctx context.Context, e *Entry, res *smtpkit.Result, err 
 			idx = append(idx, i)
 		}
 	}
-	verdicts, doubt := judge(len(idx), res, err, complete)
+	verdicts, doubt := judge(len(idx), res, err)
 	r.attempts.Add(1)
 	e.Attempts++
 	e.LastError = ""

@@ -26,12 +26,13 @@ type verdict struct {
 //     connect, greet, secure or log in (about the session, not the
 //     message), broken connections and time limits.
 //
-// inDoubt reports an attempt that read the message to its end (complete:
-// so the end of the data may have reached the server) and then heard no
-// reply to it: the connection broke or a time limit passed in the data
-// phase. The server may have taken the message (RFC 1047), and the next
-// attempt may deliver a second copy.
-func judge(n int, res *smtpkit.Result, err error, complete bool) (out []verdict, inDoubt bool) {
+// inDoubt reports an attempt whose end of data (the final dot, or BDAT
+// LAST) left the client and whose reply never came: the connection broke
+// or a time limit passed (smtpkit.ErrUnconfirmed). The server may have
+// taken the message (RFC 1047), and the next attempt may deliver a second
+// copy. A message read to its end whose final dot was still in the
+// client's buffer when the connection broke is not in doubt.
+func judge(n int, res *smtpkit.Result, err error) (out []verdict, inDoubt bool) {
 	out = make([]verdict, n)
 	rcpt := func(i int) smtpkit.Reply {
 		if res != nil && i < len(res.Recipients) {
@@ -99,7 +100,7 @@ func judge(n int, res *smtpkit.Result, err error, complete bool) (out []verdict,
 				}
 			}
 		}
-		inDoubt = complete && open && se.Phase == smtpkit.PhaseData && se.Code == 0
+		inDoubt = open && errors.Is(err, smtpkit.ErrUnconfirmed)
 		return out, inDoubt
 	}
 	return all(verdict{status: Pending, reason: reason}), false
