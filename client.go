@@ -210,11 +210,6 @@ func (c *Client) await(ctx context.Context, p Phase, start time.Time, limit time
 				return err
 			}
 		}
-		if c.out.sent == c.sentAtRead && !c.wire.ReplyBuffered() {
-			// Pipelined replies still to come, and nothing sent since the
-			// last one for an ACK to ride on.
-			quickAck(c.nc)
-		}
 		var err error
 		if r, err = c.readReply(); err == nil {
 			c.sentAtRead = c.out.sent
