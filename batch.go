@@ -165,6 +165,7 @@ type pipe struct {
 	ctx     context.Context
 	pending []awaited
 	batch   bool  // more than one transaction (SendBatch), not a lone Send
+	whole   int64 // where the last whole transaction ends in the bytes given to the connection
 	err     error // the connection broke: every later reply is lost
 }
 
@@ -212,13 +213,18 @@ func commandPhase(verb string) Phase {
 	return PhaseData
 }
 
-// readOne reads the oldest pending reply, flushing first only when its
-// command is still in the buffer: a full window then does not cut the
-// next group into a write per command. A 421 goes to its command like any
-// reply, and then breaks the pipe; a transaction that had not failed
-// before fails with it, as an error that wraps ErrClosed.
+// readOne reads the oldest pending reply. It flushes first when the
+// reply's command is still in the buffer, or when the reply has not
+// arrived yet and whole transactions wait in the buffer: they would
+// otherwise wait a round trip for nothing. A reply already received is
+// read without a flush, and a half-built transaction is not flushed for
+// it, so a full window does not cut the next group into a write per
+// command. A 421 goes to its command like any reply, and then breaks the
+// pipe; a transaction that had not failed before fails with it, as an
+// error that wraps ErrClosed.
 func (p *pipe) readOne() {
-	flush := p.pending[0].end > p.c.out.sent
+	flush := p.pending[0].end > p.c.out.sent ||
+		(p.whole > p.c.out.sent && !p.c.wire.ReplyBuffered())
 	if p.batch && !flush && p.c.out.sent == p.c.sentAtRead && !p.c.wire.ReplyBuffered() {
 		// Replies still to come, and nothing sent since the last one for
 		// an ACK to ride on. Postfix answers a batch in pieces (it sends
@@ -315,6 +321,7 @@ func (p *pipe) queue(tx *transaction, reset bool) error {
 		}, data, last, "BDAT", args...)
 		if err == nil && last {
 			tx.endAt = c.queued()
+			p.whole = tx.endAt
 		}
 		if err != nil || last {
 			return err

@@ -119,11 +119,13 @@ func testSendBatch(t *testing.T, noChunking bool) {
 	}
 	results := c.SendBatch(testContext(t), mails)
 	// Without CHUNKING a write per message (the data, then the next
-	// envelope); with it, writes that carry many commands each, even once
-	// the window of pending replies is full.
+	// envelope); with it, writes that carry whole transactions, several
+	// when the server is slower than the client, even once the window of
+	// pending replies is full (a write per command would be four per
+	// message). How many share a write depends on timing.
 	n := counting.writes.Load() - writesBefore
 	t.Logf("%d writes for %d messages", n, len(mails))
-	if perMsg := float64(n) / float64(len(mails)); noChunking && perMsg > 1.1 || !noChunking && perMsg > 0.5 {
+	if perMsg := float64(n) / float64(len(mails)); noChunking && perMsg > 1.1 || !noChunking && perMsg > 1 {
 		t.Errorf("%d writes for %d messages (CHUNKING %v)", n, len(mails), !noChunking)
 	}
 	var wantDelivered []string

@@ -165,6 +165,19 @@ func TestRoundTripsPerMessage(t *testing.T) {
 			t.Errorf("%.2f round trips per message, want fewer than one", got)
 		}
 	})
+	// 40 messages need 160 replies, more than the window of 128: the
+	// first window goes at once, and what follows it, whole transactions
+	// waiting in the buffer when the window fills included, must go as
+	// soon as the first replies come back: two round trips, not three.
+	t.Run("smtpkit-batch-beyond-a-window", func(t *testing.T) {
+		r, err := runCell(context.Background(), ss, clientByKey(t, "smtpkit-batch"), 5*time.Millisecond, false, 40, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.stats.Rounds > 2 {
+			t.Errorf("%d round trips for 40 messages, want 2", r.stats.Rounds)
+		}
+	})
 	// Without CHUNKING a batch waits once per message, for the 354 that
 	// lets its data go; the data, its final dot and the next envelope
 	// share a round trip.
@@ -203,15 +216,18 @@ func TestWritesPerMessage(t *testing.T) {
 			t.Errorf("%d bytes written for 20 messages of %d bytes", got, len(msg))
 		}
 	})
-	// A batch coalesces many messages' commands and data into each write.
+	// A batch writes whole transactions, several at a time when the
+	// server is slower than the client: fewer writes than messages, where
+	// a write per command would be four per message. How many share a
+	// write depends on timing (0.13 to 0.6 per message seen at 0 RTT).
 	for _, direct := range []bool{true, false} {
 		t.Run(fmt.Sprintf("smtpkit-batch/direct=%v", direct), func(t *testing.T) {
 			r, err := runCell(ctx, ss, clientByKey(t, "smtpkit-batch"), 0, direct, 100, msg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := r.writesPerMsg(); got > 0.5 {
-				t.Errorf("%.2f writes per message, want at most 0.5", got)
+			if got := r.writesPerMsg(); got > 1 {
+				t.Errorf("%.2f writes per message, want at most 1", got)
 			}
 			t.Logf("%.2f writes, %.2f reads per message", r.writesPerMsg(), r.readsPerMsg())
 		})
