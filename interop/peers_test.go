@@ -169,11 +169,11 @@ func (p *peers) options(t *testing.T, mode smtpkit.Security) *smtpkit.Options {
 // aliasN numbers the names fresh hands out.
 var aliasN atomic.Int64
 
-// fresh returns a name of its own for the server at key, with a Dialer
-// that reaches the server under it. Auto and TLS-auto remember the mode
-// they found per host:port for the life of the process; a new name makes a
-// Dial probe afresh, on the server's real port number (which decides how
-// the library probes).
+// fresh returns a name of its own for the server at key, with a dialer
+// that reaches the server under it. A Dialer in Auto or TLS-auto remembers
+// the mode it found per address; a new name makes even a shared Dialer
+// probe afresh, on the server's real port number (which decides how the
+// library probes).
 func (p *peers) fresh(t *testing.T, key string) (addr string, dialer smtpkit.ContextDialer) {
 	t.Helper()
 	real := p.addr(t, key)

@@ -67,7 +67,7 @@ var modeMatrix = []struct {
 
 // TestSecurityModes dials every Postfix instance in every security mode.
 // Auto and TLS-auto reach each server under a fresh name, so each Dial
-// detects the mode itself instead of using one remembered from another test.
+// detects the mode itself, whatever a Dialer may have remembered.
 // Port 2525 is one the library treats as plaintext-first (it waits for the
 // greeting before trying TLS); 2528, 2587 and 2465 follow no convention, so
 // there Auto races a TLS handshake against the plaintext greeting.
