@@ -302,7 +302,8 @@ func (p *pipe) queue(tx *transaction, reset bool) error {
 			tx.err = c.err
 			return p.err
 		}
-		args := []string{strconv.Itoa(len(data))}
+		args := make([]string, 1, 2)
+		args[0] = strconv.Itoa(len(data))
 		if last {
 			args = append(args, "LAST")
 		}

@@ -2,6 +2,7 @@ package smtpkit
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -52,14 +53,15 @@ type DSN struct {
 // needsUTF8 reports whether any envelope address holds non-ASCII bytes,
 // which only a server with SMTPUTF8 (RFC 6531) may receive.
 func (e *Envelope) needsUTF8() bool {
-	for _, a := range append([]string{e.From}, e.To...) {
+	nonASCII := func(a string) bool {
 		for i := 0; i < len(a); i++ {
 			if a[i] >= 0x80 {
 				return true
 			}
 		}
+		return false
 	}
-	return false
+	return nonASCII(e.From) || slices.ContainsFunc(e.To, nonASCII)
 }
 
 // checkAddress checks an envelope address with the rules of package
@@ -83,7 +85,8 @@ func (e *Envelope) mailArgs(caps Capabilities, tls bool, size int64) (mail []str
 	if err := e.Validate(); err != nil {
 		return nil, nil, err
 	}
-	mail = []string{"FROM:<" + e.From + ">"}
+	mail = make([]string, 1, 4) // room for SIZE, BODY and SMTPUTF8
+	mail[0] = "FROM:<" + e.From + ">"
 	need := func(ext, why string) error {
 		if !caps.Has(ext) {
 			return fmt.Errorf("%s needs the server's %s extension, which it does not offer: %w", why, ext, ErrNotSupported)
@@ -147,6 +150,7 @@ func (e *Envelope) mailArgs(caps Capabilities, tls bool, size int64) (mail []str
 			return nil, nil, err
 		}
 	}
+	rcpts = make([][]string, 0, len(e.To))
 	for _, to := range e.To {
 		args := []string{"TO:<" + to + ">"}
 		if notify != "" {

@@ -82,7 +82,7 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.Reader) (_ *Res
 	}()
 	switch {
 	case tx.chunked && c.caps.Pipelining():
-		p := &pipe{c: c, ctx: ctx}
+		p := &pipe{c: c, ctx: ctx, pending: make([]awaited, 0, 4)} // MAIL, RCPT, BDAT
 		p.queue(tx, false)
 		p.drain()
 		if err = tx.err; err == nil && p.err != nil {

@@ -109,11 +109,30 @@ func CheckArg(s string) error {
 // WriteCommand buffers verb and its arguments as one command line; nothing is
 // buffered when any of them holds CR, LF or NUL. Call Flush to send.
 func (c *Conn) WriteCommand(verb string, args ...string) error {
-	line, err := commandLine(verb, args)
-	if err != nil {
+	if c.traceFn != nil {
+		line, err := commandLine(verb, args)
+		if err != nil {
+			return err
+		}
+		return c.writeLine(line, line, false)
+	}
+	// No transcript: the pieces go to the buffer as they are, with no
+	// line built in between.
+	if err := CheckArg(verb); err != nil {
 		return err
 	}
-	return c.writeLine(line, line, false)
+	for _, a := range args {
+		if err := CheckArg(a); err != nil {
+			return err
+		}
+	}
+	c.w.WriteString(verb)
+	for _, a := range args {
+		c.w.WriteByte(' ')
+		c.w.WriteString(a)
+	}
+	_, err := c.w.WriteString("\r\n")
+	return err
 }
 
 // WriteSecret buffers a command line that carries a secret; the transcript

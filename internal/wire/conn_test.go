@@ -51,6 +51,22 @@ func TestWriteCommand(t *testing.T) {
 	}
 }
 
+// Without a transcript the command goes to the buffer piece by piece: the
+// same bytes.
+func TestWriteCommandUntraced(t *testing.T) {
+	c, written := pipe(t, Config{})
+	if err := c.WriteCommand("MAIL", "FROM:<a@example.com>", "SIZE=10"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteCommand("DATA"); err != nil {
+		t.Fatal(err)
+	}
+	c.Flush()
+	if got, want := written(), "MAIL FROM:<a@example.com> SIZE=10\r\nDATA\r\n"; got != want {
+		t.Errorf("wrote %q, want %q", got, want)
+	}
+}
+
 func TestWriteCommandRefusesLineBreaks(t *testing.T) {
 	for _, bad := range []string{"a\r\nRCPT TO:<x>", "a\nb", "a\rb", "a\x00b"} {
 		c, written := pipe(t, Config{})

@@ -108,20 +108,18 @@ func parseReplyLine(line string) (code int, last bool, text string, err error) {
 // writes it; the class must agree with the first digit of the reply code.
 func parseEnhanced(code int, text string) (e [3]int, rest string, ok bool) {
 	field, rest, _ := strings.Cut(text, " ")
-	parts := strings.Split(field, ".")
-	if len(parts) != 3 {
-		return e, text, false
-	}
-	for i, p := range parts {
-		if len(p) == 0 || len(p) > 3 || (i == 0 && len(p) != 1) {
-			return e, text, false
+	for i := range 3 {
+		part, tail, found := strings.Cut(field, ".")
+		if found == (i == 2) || len(part) == 0 || len(part) > 3 || (i == 0 && len(part) != 1) {
+			return [3]int{}, text, false
 		}
-		for _, d := range []byte(p) {
+		for _, d := range []byte(part) {
 			if d < '0' || d > '9' {
-				return e, text, false
+				return [3]int{}, text, false
 			}
 			e[i] = e[i]*10 + int(d-'0')
 		}
+		field = tail
 	}
 	if e[0] != code/100 {
 		return [3]int{}, text, false
