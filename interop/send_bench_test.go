@@ -12,7 +12,8 @@ import (
 )
 
 // BenchmarkSend sends 2 KiB messages to Postfix over one plaintext
-// connection (PIPELINING and CHUNKING offered), to an address Postfix
+// connection, with BDAT (2525: PIPELINING and CHUNKING) and with DATA
+// (2529: PIPELINING only), to an address Postfix
 // accepts and throws away: one Send at a time, in batches of two (ns/op is
 // per batch), or in one SendBatch. Besides the time it reports the
 // client's write and read calls per message: Postfix writes the replies
@@ -29,65 +30,70 @@ func BenchmarkSend(b *testing.B) {
 	if err != nil {
 		b.Skipf("interop peers not running: %v", err)
 	}
-	addr := p.env[keyPlain]
-	if addr == "" {
-		b.Skipf("interop peers not running: no %s", keyPlain)
-	}
 	msg := benchMessage(2 << 10)
 	env := &smtpkit.Envelope{From: "bench@example.com", To: []string{"sink@discard.peers.test"}}
-	for _, batch := range []int{0, 2, -1} {
-		name := "Send"
-		switch batch {
-		case 2:
-			name = "SendBatch-of-2"
-		case -1:
-			name = "SendBatch"
+	for _, port := range []struct {
+		name, key string
+		chunking  bool
+	}{{"BDAT", keyPlain, true}, {"DATA", keyNoChunking, false}} {
+		addr := p.env[port.key]
+		if addr == "" {
+			b.Skipf("interop peers not running: no %s", port.key)
 		}
-		b.Run(name, func(b *testing.B) {
-			d := &countingDialer{}
-			c, err := smtpkit.Dial(b.Context(), addr, &smtpkit.Options{Security: smtpkit.SecurityNone, Dialer: d})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Quit(context.Background())
-			if !c.Capabilities().Chunking() || !c.Capabilities().Pipelining() {
-				b.Fatalf("%s offers no PIPELINING and CHUNKING", addr)
-			}
-			sendBatch := func(n int) {
-				mails := make([]smtpkit.Mail, n)
-				for i := range mails {
-					mails[i] = smtpkit.Mail{Envelope: *env, Message: bytes.NewReader(msg)}
-				}
-				for _, r := range c.SendBatch(b.Context(), mails) {
-					if r.Err != nil {
-						b.Fatal(r.Err)
-					}
-				}
-			}
-			writes0, reads0 := d.writes.Load(), d.reads.Load()
-			msgs := b.N
-			b.ResetTimer()
+		for _, batch := range []int{0, 2, -1} {
+			name := port.name + "/Send"
 			switch batch {
-			case 0:
-				for range b.N {
-					if _, err := c.Send(b.Context(), env, bytes.NewReader(msg)); err != nil {
-						b.Fatal(err)
+			case 2:
+				name = port.name + "/SendBatch-of-2"
+			case -1:
+				name = port.name + "/SendBatch"
+			}
+			b.Run(name, func(b *testing.B) {
+				d := &countingDialer{}
+				c, err := smtpkit.Dial(b.Context(), addr, &smtpkit.Options{Security: smtpkit.SecurityNone, Dialer: d})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Quit(context.Background())
+				if c.Capabilities().Chunking() != port.chunking || !c.Capabilities().Pipelining() {
+					b.Fatalf("%s: want PIPELINING, CHUNKING %v", addr, port.chunking)
+				}
+				sendBatch := func(n int) {
+					mails := make([]smtpkit.Mail, n)
+					for i := range mails {
+						mails[i] = smtpkit.Mail{Envelope: *env, Message: bytes.NewReader(msg)}
+					}
+					for _, r := range c.SendBatch(b.Context(), mails) {
+						if r.Err != nil {
+							b.Fatal(r.Err)
+						}
 					}
 				}
-			case -1:
-				sendBatch(b.N)
-			default:
-				msgs = b.N * batch
-				for range b.N {
-					sendBatch(batch)
+				writes0, reads0 := d.writes.Load(), d.reads.Load()
+				msgs := b.N
+				b.ResetTimer()
+				switch batch {
+				case 0:
+					for range b.N {
+						if _, err := c.Send(b.Context(), env, bytes.NewReader(msg)); err != nil {
+							b.Fatal(err)
+						}
+					}
+				case -1:
+					sendBatch(b.N)
+				default:
+					msgs = b.N * batch
+					for range b.N {
+						sendBatch(batch)
+					}
 				}
-			}
-			b.StopTimer()
-			b.SetBytes(int64(len(msg) * msgs / b.N))
-			n := float64(msgs)
-			b.ReportMetric(float64(d.writes.Load()-writes0)/n, "writes/msg")
-			b.ReportMetric(float64(d.reads.Load()-reads0)/n, "reads/msg")
-		})
+				b.StopTimer()
+				b.SetBytes(int64(len(msg) * msgs / b.N))
+				n := float64(msgs)
+				b.ReportMetric(float64(d.writes.Load()-writes0)/n, "writes/msg")
+				b.ReportMetric(float64(d.reads.Load()-reads0)/n, "reads/msg")
+			})
+		}
 	}
 }
 
