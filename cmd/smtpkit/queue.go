@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,8 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 
 	"github.com/smtpkit/smtpkit"
 	"github.com/smtpkit/smtpkit/config"
+	"github.com/smtpkit/smtpkit/internal/queueview"
 	"github.com/smtpkit/smtpkit/outbox"
 )
 
@@ -235,7 +233,7 @@ func (f *queueFlags) spoolOf(id string) (*outbox.Spool, error) {
 
 // listSpool returns the entries of the spool dir, without creating it.
 func listSpool(ctx context.Context, dir string) (*spoolJSON, error) {
-	sj := &spoolJSON{Name: filepath.Base(dir), Dir: dir, Entries: []*entryJSON{}}
+	sj := &spoolJSON{Name: filepath.Base(dir), Dir: dir, Entries: []*queueview.Entry{}}
 	if !exists(dir) {
 		return sj, nil
 	}
@@ -250,7 +248,7 @@ func listSpool(ctx context.Context, dir string) (*spoolJSON, error) {
 		return nil, queueError{err}
 	}
 	for i := range entries {
-		sj.Entries = append(sj.Entries, newEntryJSON(&entries[i]))
+		sj.Entries = append(sj.Entries, queueview.NewEntry(&entries[i]))
 	}
 	if err != nil {
 		return sj, queueError{fmt.Errorf("some entries cannot be read: %w", err)}
@@ -258,49 +256,11 @@ func listSpool(ctx context.Context, dir string) (*spoolJSON, error) {
 	return sj, nil
 }
 
-// entryJSON is a queued message as the queue commands show it.
-type entryJSON struct {
-	ID          string          `json:"id"`
-	From        string          `json:"from"`
-	To          []string        `json:"to"`
-	Pending     []string        `json:"pending"`
-	Size        int64           `json:"size"`
-	Created     time.Time       `json:"created"`
-	Attempts    int             `json:"attempts"`
-	NextAttempt time.Time       `json:"next_attempt"`
-	LastError   string          `json:"last_error,omitempty"`
-	InDoubt     int             `json:"in_doubt,omitempty"`
-	BeingSent   bool            `json:"being_sent,omitempty"`
-	Recipients  []recipientJSON `json:"recipients"`
-	Header      string          `json:"header,omitempty"`
-}
-
-type recipientJSON struct {
-	Address string     `json:"address"`
-	Status  string     `json:"status"`
-	Reply   *replyJSON `json:"reply,omitempty"`
-	Reason  string     `json:"reason,omitempty"`
-}
-
-func newEntryJSON(e *outbox.Entry) *entryJSON {
-	j := &entryJSON{ID: e.ID, From: e.Envelope.From, To: e.Envelope.To, Pending: e.Pending(), Size: e.Size,
-		Created: e.Created.UTC(), Attempts: e.Attempts, NextAttempt: e.NextAttempt.UTC(), LastError: e.LastError,
-		InDoubt: e.Doubts, BeingSent: e.Leased, Recipients: []recipientJSON{}}
-	if j.Pending == nil {
-		j.Pending = []string{}
-	}
-	for _, r := range e.Recipients {
-		j.Recipients = append(j.Recipients, recipientJSON{Address: r.Address, Status: string(r.Status),
-			Reply: newReplyJSON(r.Reply), Reason: r.Reason})
-	}
-	return j
-}
-
 // spoolJSON is one account's queue.
 type spoolJSON struct {
-	Name    string       `json:"name"`
-	Dir     string       `json:"dir"`
-	Entries []*entryJSON `json:"entries"`
+	Name    string             `json:"name"`
+	Dir     string             `json:"dir"`
+	Entries []*queueview.Entry `json:"entries"`
 }
 
 type queueListJSON struct {
@@ -366,38 +326,17 @@ func printQueue(out io.Writer, sj *spoolJSON) {
 		return
 	}
 	fmt.Fprintf(out, "Queue %s: %d message(s)\n", sj.Dir, len(sj.Entries))
+	now := time.Now()
 	for _, e := range sj.Entries {
-		fmt.Fprintf(out, "%s  %s, queued %s, %d attempt(s), next: %s\n", e.ID, humanBytes(e.Size),
-			ago(e.Created), e.Attempts, nextAttempt(e))
-		fmt.Fprintf(out, "  from <%s> to %s\n", e.From, strings.Join(e.Pending, ", "))
-		if e.LastError != "" {
-			fmt.Fprintf(out, "  last: %s\n", e.LastError)
-		}
+		queueview.WriteLine(out, e, now)
 	}
-}
-
-// ago says how long ago t was, to the second.
-func ago(t time.Time) string {
-	return time.Since(t).Round(time.Second).String() + " ago"
-}
-
-// nextAttempt says when an entry goes next: "being sent now", "due now",
-// or the time and how long until then.
-func nextAttempt(e *entryJSON) string {
-	switch {
-	case e.BeingSent:
-		return "being sent now"
-	case !e.NextAttempt.After(time.Now()):
-		return "due now"
-	}
-	return fmt.Sprintf("%s (in %s)", e.NextAttempt.Local().Format(time.DateTime), time.Until(e.NextAttempt).Round(time.Second))
 }
 
 type queueShowJSON struct {
 	Command string `json:"command"`
 	outcomeJSON
-	Spool string     `json:"spool"`
-	Entry *entryJSON `json:"entry,omitempty"`
+	Spool string           `json:"spool"`
+	Entry *queueview.Entry `json:"entry,omitempty"`
 }
 
 func runQueueShow(ctx context.Context, out io.Writer, f *queueFlags, id string) (err error) {
@@ -415,64 +354,16 @@ func runQueueShow(ctx context.Context, out io.Writer, f *queueFlags, id string) 
 	if err != nil {
 		return entryError(err)
 	}
-	ej := newEntryJSON(e)
+	ej := queueview.NewEntry(e)
 	if msg, err := spool.Open(ctx, id); err == nil {
-		ej.Header = readHeaderText(msg)
+		ej.Header = queueview.ReadHeader(msg)
 		msg.Close()
 	}
 	result.Entry = ej
-	if f.json {
-		return nil
-	}
-	fmt.Fprintf(out, "ID:           %s\n", ej.ID)
-	fmt.Fprintf(out, "Queue:        %s\n", spool.Dir())
-	fmt.Fprintf(out, "From:         <%s>\n", ej.From)
-	fmt.Fprintf(out, "Size:         %s\n", humanBytes(ej.Size))
-	fmt.Fprintf(out, "Queued:       %s (%s)\n", e.Created.Local().Format(time.DateTime), ago(e.Created))
-	attempts := fmt.Sprint(ej.Attempts)
-	if ej.InDoubt > 0 {
-		attempts += fmt.Sprintf(", %d in doubt (the connection broke after the whole message: it may have been delivered)", ej.InDoubt)
-	}
-	fmt.Fprintf(out, "Attempts:     %s\n", attempts)
-	fmt.Fprintf(out, "Next attempt: %s\n", nextAttempt(ej))
-	if ej.LastError != "" {
-		fmt.Fprintf(out, "Last error:   %s\n", ej.LastError)
-	}
-	fmt.Fprintln(out, "Recipients:")
-	for _, r := range ej.Recipients {
-		why := r.Reason
-		if r.Reply != nil {
-			why = replyLine(r.Reply.Code, r.Reply.Enhanced, r.Reply.Text)
-		}
-		fmt.Fprintf(out, "  %-9s  %s  %s\n", r.Status, r.Address, why)
-	}
-	if ej.Header != "" {
-		fmt.Fprintln(out, "Header:")
-		for _, l := range strings.Split(strings.TrimRight(ej.Header, "\r\n"), "\n") {
-			fmt.Fprintf(out, "  | %s\n", strings.TrimRight(l, "\r"))
-		}
+	if !f.json {
+		queueview.WriteShow(out, ej, spool.Dir(), time.Now())
 	}
 	return nil
-}
-
-// maxHeaderText bounds the header queue show reads.
-const maxHeaderText = 64 << 10
-
-// readHeaderText returns the header of a message, up to its blank line.
-func readHeaderText(r io.Reader) string {
-	br := bufio.NewReader(io.LimitReader(r, maxHeaderText))
-	var b strings.Builder
-	for {
-		line, err := br.ReadString('\n')
-		if strings.TrimRight(line, "\r\n") == "" {
-			break
-		}
-		b.WriteString(line)
-		if err != nil {
-			break
-		}
-	}
-	return b.String()
 }
 
 // entryError words the Store's errors about one entry as the command line's.
@@ -526,14 +417,8 @@ func runQueueID(ctx context.Context, out io.Writer, f *queueFlags, verb, id stri
 type queueRunJSON struct {
 	Command string `json:"command"`
 	outcomeJSON
-	Spool     string       `json:"spool"`
-	Server    string       `json:"server"`
-	Due       int          `json:"due"`
-	Delivered []*entryJSON `json:"delivered"`
-	Deferred  []*entryJSON `json:"deferred"`
-	Failed    []*entryJSON `json:"failed"`
-	InDoubt   int64        `json:"in_doubt"`
-	Left      int          `json:"left"`
+	Spool string `json:"spool"`
+	queueview.Run
 }
 
 func runQueueRun(ctx context.Context, stdin io.Reader, out, errOut io.Writer, f *queueFlags) (err error) {
@@ -626,7 +511,7 @@ func (qr *queueRunner) logger() *slog.Logger {
 // in result what became of them.
 func (qr *queueRunner) flush(ctx context.Context, result *queueRunJSON, all bool, bar func(int, func() int64) func()) error {
 	result.Spool, result.Server = qr.spool.Dir(), qr.s.addr()
-	result.Delivered, result.Deferred, result.Failed = []*entryJSON{}, []*entryJSON{}, []*entryJSON{}
+	result.Delivered, result.Deferred, result.Failed = []*queueview.Entry{}, []*queueview.Entry{}, []*queueview.Entry{}
 	before, err := qr.spool.List(ctx)
 	if err != nil && before == nil {
 		return queueError{err}
@@ -665,24 +550,12 @@ func (qr *queueRunner) flush(ctx context.Context, result *queueRunJSON, all bool
 		defer finish()
 	}
 	ferr := r.Flush(ctx)
-	for i := range ended {
-		ej := newEntryJSON(&ended[i])
-		if len(ended[i].Failed()) > 0 {
-			result.Failed = append(result.Failed, ej)
-		} else {
-			result.Delivered = append(result.Delivered, ej)
-		}
-	}
+	result.Ended(ended)
 	after, err := qr.spool.List(context.WithoutCancel(ctx))
 	if err != nil && after == nil {
 		return queueError{err}
 	}
-	for i, e := range after {
-		if n, ok := attempts[e.ID]; e.Attempts > n || !ok && e.Attempts > 0 {
-			result.Deferred = append(result.Deferred, newEntryJSON(&after[i]))
-		}
-	}
-	result.Left = len(after)
+	result.Queued(after, attempts)
 	result.InDoubt = r.Stats().InDoubt
 	if ferr != nil {
 		return queueError{ferr}
@@ -694,16 +567,8 @@ func (qr *queueRunner) flush(ctx context.Context, result *queueRunJSON, all bool
 // messages failed for good and others went, failed for good when none
 // went, try later when messages stay queued.
 func (r *queueRunJSON) failure() error {
-	delivered := len(r.Delivered)
-	for _, e := range append(slices.Clone(r.Failed), r.Deferred...) {
-		for _, rc := range e.Recipients {
-			if rc.Status == string(outbox.Delivered) {
-				delivered++
-			}
-		}
-	}
 	switch {
-	case len(r.Failed) > 0 && delivered > 0:
+	case len(r.Failed) > 0 && r.AnyDelivered():
 		return &partialError{failed: len(r.Failed), total: r.Due, what: "queued messages"}
 	case len(r.Failed) > 0:
 		return failedForGoodError{fmt.Errorf("%d queued message(s) failed for good", len(r.Failed))}
@@ -724,44 +589,7 @@ func printQueueRun(out io.Writer, r *queueRunJSON, connections int) {
 	}
 	fmt.Fprintf(out, "Queue:        %s, %d message(s) to send\n", r.Spool, r.Due)
 	fmt.Fprintf(out, "Server:       %s, up to %d connection(s)\n", r.Server, connections)
-	recipients := func(list []*entryJSON, status outbox.Status) int {
-		n := 0
-		for _, e := range list {
-			for _, rc := range e.Recipients {
-				if rc.Status == string(status) {
-					n++
-				}
-			}
-		}
-		return n
-	}
-	fmt.Fprintf(out, "Delivered:    %d message(s), for %d recipient(s)\n", len(r.Delivered), recipients(r.Delivered, outbox.Delivered))
-	if len(r.Deferred) > 0 {
-		fmt.Fprintf(out, "Deferred:     %d message(s), for %d recipient(s), still queued:\n", len(r.Deferred), recipients(r.Deferred, outbox.Pending))
-		for _, e := range r.Deferred {
-			fmt.Fprintf(out, "  %s  %s (next: %s)\n", e.ID, e.LastError, nextAttempt(e))
-		}
-	}
-	if len(r.Failed) > 0 {
-		fmt.Fprintf(out, "Failed:       %d message(s), for %d recipient(s), removed from the queue:\n", len(r.Failed), recipients(r.Failed, outbox.Failed))
-		for _, e := range r.Failed {
-			for _, rc := range e.Recipients {
-				if rc.Status != string(outbox.Failed) {
-					continue
-				}
-				why := rc.Reason
-				if rc.Reply != nil {
-					why = replyLine(rc.Reply.Code, rc.Reply.Enhanced, rc.Reply.Text)
-				}
-				fmt.Fprintf(out, "  %s  %s: %s\n", e.ID, rc.Address, why)
-			}
-		}
-	}
-	if r.InDoubt > 0 {
-		fmt.Fprintf(out, "In doubt:     %d (the connection broke after the whole message and before the reply: "+
-			"it may have been delivered, and goes again)\n", r.InDoubt)
-	}
-	fmt.Fprintf(out, "Left:         %d message(s) in the queue\n", r.Left)
+	queueview.WriteRun(out, &r.Run, "queue", time.Now())
 }
 
 // leveled is a slog.Handler that passes on the records of a level and above.

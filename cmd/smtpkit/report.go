@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/smtpkit/smtpkit"
+	"github.com/smtpkit/smtpkit/internal/queueview"
 )
 
 // errorJSON is a failure as --json shows it.
@@ -76,20 +76,6 @@ func enhanced(c [3]int) string {
 	return fmt.Sprintf("%d.%d.%d", c[0], c[1], c[2])
 }
 
-// replyJSON is a reply of the server.
-type replyJSON struct {
-	Code     int    `json:"code"`
-	Enhanced string `json:"enhanced,omitempty"`
-	Text     string `json:"text"`
-}
-
-func newReplyJSON(r smtpkit.Reply) *replyJSON {
-	if r.Code == 0 {
-		return nil
-	}
-	return &replyJSON{Code: r.Code, Enhanced: enhanced(r.Enhanced), Text: r.Text()}
-}
-
 // writeJSON writes v as one indented JSON object.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
@@ -98,21 +84,6 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// humanBytes formats a size in IEC units, such as "10 MiB" or "9.8 MiB".
-func humanBytes(n int64) string {
-	units := []string{"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"}
-	if n < 1024 {
-		if n == 1 {
-			return "1 byte"
-		}
-		return fmt.Sprintf("%d bytes", n)
-	}
-	v, u := float64(n), 0
-	for v >= 1024 && u < len(units)-1 {
-		v /= 1024
-		u++
-	}
-	s := fmt.Sprintf("%.1f", v)
-	s = strings.TrimSuffix(s, ".0")
-	return s + " " + units[u]
-}
+// humanBytes formats a size in IEC units, such as "10 MiB" or "9.8 MiB",
+// as the queue commands do.
+func humanBytes(n int64) string { return queueview.Size(n) }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smtpkit/smtpkit"
+	"github.com/smtpkit/smtpkit/internal/queueview"
 	"github.com/smtpkit/smtpkit/outbox"
 	"github.com/smtpkit/smtpkit/smtptest"
 )
@@ -180,9 +181,9 @@ type messageJSON struct {
 	Refused  []refusalJSON `json:"refused"`
 	// Unanswered are the recipients the server never replied to: the
 	// connection failed first. They were not refused.
-	Unanswered []string   `json:"unanswered,omitempty"`
-	Reply      *replyJSON `json:"reply,omitempty"`
-	Error      *errorJSON `json:"error,omitempty"`
+	Unanswered []string         `json:"unanswered,omitempty"`
+	Reply      *queueview.Reply `json:"reply,omitempty"`
+	Error      *errorJSON       `json:"error,omitempty"`
 	// Queued says which recipients wait in the queue, and why.
 	Queued *queuedJSON `json:"queued,omitempty"`
 
@@ -518,7 +519,7 @@ func (m *messageJSON) record(res *smtpkit.Result, err error) {
 					Enhanced: enhanced(r.Reply.Enhanced), Text: r.Reply.Text()})
 			}
 		}
-		m.Reply = newReplyJSON(res.Reply)
+		m.Reply = queueview.NewReply(res.Reply)
 	}
 	m.OK = err == nil && len(m.Refused) == 0 && len(m.Unanswered) == 0
 }
@@ -558,7 +559,7 @@ func summarize(msgs []*messageJSON) summaryJSON {
 			}
 		}
 		for _, r := range m.Refused {
-			add(replyLine(r.Code, r.Enhanced, r.Text), string(smtpkit.PhaseRcpt), m.Source+": "+r.Address)
+			add(queueview.ReplyLine(r.Code, r.Enhanced, r.Text), string(smtpkit.PhaseRcpt), m.Source+": "+r.Address)
 		}
 		if m.err != nil && !(errors.Is(m.err, smtpkit.ErrAllRecipientsRefused) && len(m.Refused) > 0) {
 			reply, phase := describe(m.err), ""
@@ -566,7 +567,7 @@ func summarize(msgs []*messageJSON) summaryJSON {
 			if errors.As(m.err, &e) {
 				phase = string(e.Phase)
 				if e.Code != 0 {
-					reply = replyLine(e.Code, enhanced(e.Enhanced), e.Message)
+					reply = queueview.ReplyLine(e.Code, enhanced(e.Enhanced), e.Message)
 				}
 			}
 			add(reply, phase, m.Source)
@@ -576,22 +577,9 @@ func summarize(msgs []*messageJSON) summaryJSON {
 	return s
 }
 
-// replyLine formats a reply on one line, such as "550 5.1.1 no such
-// user", the lines of a longer one joined by " / ".
-func replyLine(code int, enhanced, text string) string {
-	parts := []string{fmt.Sprint(code)}
-	if enhanced != "" {
-		parts = append(parts, enhanced)
-	}
-	if text != "" {
-		parts = append(parts, strings.ReplaceAll(text, "\n", " / "))
-	}
-	return strings.Join(parts, " ")
-}
-
 // replyLines formats a reply as the server sent it, a line each: "250-2.0.0
 // OK", "250 2.0.0 queued as 1AbC".
-func replyLines(r *replyJSON) []string {
+func replyLines(r *queueview.Reply) []string {
 	lines := strings.Split(r.Text, "\n")
 	out := make([]string, len(lines))
 	for i, l := range lines {
@@ -612,7 +600,7 @@ func printSent(out io.Writer, m *messageJSON, c connState) {
 		fmt.Fprintf(out, "Accepted:     %s\n", strings.Join(m.Accepted, ", "))
 	}
 	for _, r := range m.Refused {
-		fmt.Fprintf(out, "Refused:      %s: %s\n", r.Address, replyLine(r.Code, r.Enhanced, r.Text))
+		fmt.Fprintf(out, "Refused:      %s: %s\n", r.Address, queueview.ReplyLine(r.Code, r.Enhanced, r.Text))
 	}
 	if len(m.Unanswered) > 0 {
 		fmt.Fprintf(out, "Unanswered:   %s\n", strings.Join(m.Unanswered, ", "))

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smtpkit/smtpkit"
+	"github.com/smtpkit/smtpkit/internal/queueview"
 	smtpmessage "github.com/smtpkit/smtpkit/message"
 	"github.com/smtpkit/smtpkit/outbox"
 )
@@ -536,16 +537,11 @@ func sendmailRunQueue(ctx context.Context, stdout, stderr io.Writer, s *session,
 }
 
 // reportFailed says on w which recipients of an entry failed for good, and why.
-func reportFailed(w io.Writer, prog string, e *entryJSON) {
+func reportFailed(w io.Writer, prog string, e *queueview.Entry) {
 	for _, rc := range e.Recipients {
-		if rc.Status != string(outbox.Failed) {
-			continue
+		if rc.Status == string(outbox.Failed) {
+			fmt.Fprintf(w, "%s: %s: not delivered to %s: %s\n", prog, e.ID, rc.Address, rc.Why())
 		}
-		why := rc.Reason
-		if rc.Reply != nil {
-			why = replyLine(rc.Reply.Code, rc.Reply.Enhanced, rc.Reply.Text)
-		}
-		fmt.Fprintf(w, "%s: %s: not delivered to %s: %s\n", prog, e.ID, rc.Address, why)
 	}
 }
 
@@ -553,7 +549,7 @@ func reportFailed(w io.Writer, prog string, e *entryJSON) {
 // failures, and with verbose its delivery too.
 func reportEnded(w io.Writer, prog string, e outbox.Entry, verbose bool) {
 	if len(e.Failed()) > 0 {
-		reportFailed(w, prog, newEntryJSON(&e))
+		reportFailed(w, prog, queueview.NewEntry(&e))
 	} else if verbose {
 		fmt.Fprintf(w, "%s: %s: delivered to %s\n", prog, e.ID, strings.Join(e.Envelope.To, ", "))
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/smtpkit/smtpkit"
+	"github.com/smtpkit/smtpkit/internal/queueview"
 	"github.com/smtpkit/smtpkit/message"
 	"github.com/smtpkit/smtpkit/outbox"
 )
@@ -30,8 +31,8 @@ func (a *addresses) Set(v string) error {
 }
 
 type enqueueJSON struct {
-	Command string     `json:"command"`
-	Entry   *entryJSON `json:"entry,omitempty"`
+	Command string           `json:"command"`
+	Entry   *queueview.Entry `json:"entry,omitempty"`
 	outcomeJSON
 }
 
@@ -126,7 +127,7 @@ With --json: {"command": "enqueue", "entry": {... as list}, "ok": true, "exit_co
 		// Queued all the same: say so, with what is known.
 		entry = &outbox.Entry{ID: id, Envelope: *env}
 	}
-	result.Entry = newEntryJSON(entry)
+	result.Entry = queueview.NewEntry(entry)
 	if !c.json {
 		fmt.Fprintf(e.stdout, "%s queued: %d bytes from <%s> to %s\n", id, entry.Size, env.From, strings.Join(env.To, ", "))
 	}

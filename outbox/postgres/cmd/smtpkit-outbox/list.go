@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/smtpkit/smtpkit/internal/queueview"
 )
 
 type listJSON struct {
-	Command string       `json:"command"`
-	Entries []*entryJSON `json:"entries"`
+	Command string             `json:"command"`
+	Entries []*queueview.Entry `json:"entries"`
 	outcomeJSON
 }
 
@@ -26,7 +27,7 @@ With --json: {"command": "list", "entries": [{"id", "from", "to", "pending",
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	result := &listJSON{Command: "list", Entries: []*entryJSON{}}
+	result := &listJSON{Command: "list", Entries: []*queueview.Entry{}}
 	if c.json {
 		defer printJSON(e.stdout, result, &err)
 	}
@@ -40,7 +41,7 @@ With --json: {"command": "list", "entries": [{"id", "from", "to", "pending",
 		return err
 	}
 	for i := range entries {
-		result.Entries = append(result.Entries, newEntryJSON(&entries[i]))
+		result.Entries = append(result.Entries, queueview.NewEntry(&entries[i]))
 	}
 	if c.json {
 		return nil
@@ -50,15 +51,16 @@ With --json: {"command": "list", "entries": [{"id", "from", "to", "pending",
 		return nil
 	}
 	fmt.Fprintf(e.stdout, "%d message(s) in the outbox\n", len(entries))
+	now := time.Now()
 	for _, ej := range result.Entries {
-		printEntry(e.stdout, ej)
+		queueview.WriteLine(e.stdout, ej, now)
 	}
 	return nil
 }
 
 type showJSON struct {
-	Command string     `json:"command"`
-	Entry   *entryJSON `json:"entry,omitempty"`
+	Command string           `json:"command"`
+	Entry   *queueview.Entry `json:"entry,omitempty"`
 	outcomeJSON
 }
 
@@ -86,42 +88,14 @@ With --json: {"command": "show", "entry": {... as list, and "header"}, "ok": tru
 	if err != nil {
 		return entryError(err)
 	}
-	ej := newEntryJSON(entry)
+	ej := queueview.NewEntry(entry)
 	if msg, err := s.Open(ctx, entry.ID); err == nil {
-		ej.Header = readHeaderText(msg)
+		ej.Header = queueview.ReadHeader(msg)
 		msg.Close()
 	}
 	result.Entry = ej
-	if c.json {
-		return nil
-	}
-	out := e.stdout
-	fmt.Fprintf(out, "ID:           %s\n", ej.ID)
-	fmt.Fprintf(out, "From:         <%s>\n", ej.From)
-	fmt.Fprintf(out, "Size:         %d bytes\n", ej.Size)
-	fmt.Fprintf(out, "Queued:       %s (%s)\n", entry.Created.Local().Format(time.DateTime), ago(entry.Created))
-	attempts := fmt.Sprint(ej.Attempts)
-	if ej.InDoubt > 0 {
-		attempts += fmt.Sprintf(", %d in doubt (the connection broke after the whole message: it may have been delivered)", ej.InDoubt)
-	}
-	fmt.Fprintf(out, "Attempts:     %s\n", attempts)
-	fmt.Fprintf(out, "Next attempt: %s\n", nextAttempt(ej))
-	if ej.LastError != "" {
-		fmt.Fprintf(out, "Last error:   %s\n", ej.LastError)
-	}
-	fmt.Fprintln(out, "Recipients:")
-	for _, r := range ej.Recipients {
-		why := r.Reason
-		if r.Reply != nil {
-			why = r.Reply.line()
-		}
-		fmt.Fprintf(out, "  %-9s  %s  %s\n", r.Status, r.Address, why)
-	}
-	if ej.Header != "" {
-		fmt.Fprintln(out, "Header:")
-		for _, l := range strings.Split(strings.TrimRight(ej.Header, "\r\n"), "\n") {
-			fmt.Fprintf(out, "  | %s\n", strings.TrimRight(l, "\r"))
-		}
+	if !c.json {
+		queueview.WriteShow(e.stdout, ej, "", time.Now())
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smtpkit/smtpkit"
+	"github.com/smtpkit/smtpkit/internal/queueview"
 	"github.com/smtpkit/smtpkit/outbox"
 )
 
@@ -24,14 +25,8 @@ const passwordEnv = "SMTPKIT_PASSWORD"
 
 // runJSON is the outcome of a run, with the fields of "smtpkit queue run".
 type runJSON struct {
-	Command   string       `json:"command"`
-	Server    string       `json:"server"`
-	Due       int          `json:"due"`
-	Delivered []*entryJSON `json:"delivered"`
-	Deferred  []*entryJSON `json:"deferred"`
-	Failed    []*entryJSON `json:"failed"`
-	InDoubt   int64        `json:"in_doubt"`
-	Left      int          `json:"left"`
+	Command string `json:"command"`
+	queueview.Run
 	outcomeJSON
 }
 
@@ -75,8 +70,8 @@ With --json: {"command": "run", "server": "host:port", "due": 3, "delivered":
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	result := &runJSON{Command: "run", Server: f.server,
-		Delivered: []*entryJSON{}, Deferred: []*entryJSON{}, Failed: []*entryJSON{}}
+	result := &runJSON{Command: "run", Run: queueview.Run{Server: f.server,
+		Delivered: []*queueview.Entry{}, Deferred: []*queueview.Entry{}, Failed: []*queueview.Entry{}}}
 	if f.json && !f.watch {
 		defer printJSON(e.stdout, result, &err)
 	}
@@ -125,24 +120,12 @@ With --json: {"command": "run", "server": "host:port", "due": 3, "delivered":
 		mu.Unlock()
 	}}
 	ferr := r.Flush(ctx)
-	for i := range ended {
-		ej := newEntryJSON(&ended[i])
-		if len(ended[i].Failed()) > 0 {
-			result.Failed = append(result.Failed, ej)
-		} else {
-			result.Delivered = append(result.Delivered, ej)
-		}
-	}
+	result.Ended(ended)
 	after, err := s.List(context.WithoutCancel(ctx))
 	if err != nil {
 		return err
 	}
-	for i, en := range after {
-		if n, ok := attempts[en.ID]; en.Attempts > n || !ok && en.Attempts > 0 {
-			result.Deferred = append(result.Deferred, newEntryJSON(&after[i]))
-		}
-	}
-	result.Left = len(after)
+	result.Queued(after, attempts)
 	result.InDoubt = r.Stats().InDoubt
 	if !f.json {
 		printRun(e.stdout, result)
@@ -186,20 +169,18 @@ func (f *runFlags) runWatch(ctx context.Context, e *env, s outbox.Store, pool *s
 	enc := json.NewEncoder(e.stdout)
 	enc.SetEscapeHTML(false)
 	r := &outbox.Runner{Store: s, Pool: pool, Logger: logger, Report: func(en outbox.Entry) {
-		ej := newEntryJSON(&en)
+		ej := queueview.NewEntry(&en)
 		mu.Lock()
 		defer mu.Unlock()
 		if f.json {
 			enc.Encode(ej)
 			return
 		}
-		if failed := en.Failed(); len(failed) > 0 {
-			for _, rc := range failed {
-				why := rc.Reason
-				if r := newReplyJSON(rc.Reply); r != nil {
-					why = r.line()
+		if len(en.Failed()) > 0 {
+			for _, rc := range ej.Recipients {
+				if rc.Status == string(outbox.Failed) {
+					fmt.Fprintf(e.stdout, "%s  failed for <%s>: %s\n", en.ID, rc.Address, rc.Why())
 				}
-				fmt.Fprintf(e.stdout, "%s  failed for <%s>: %s\n", en.ID, rc.Address, why)
 			}
 			return
 		}
@@ -216,18 +197,8 @@ func (f *runFlags) runWatch(ctx context.Context, e *env, s outbox.Store, pool *s
 // for good and others went, unavailable when none went, try later when
 // messages stay queued.
 func (r *runJSON) failure() error {
-	delivered := len(r.Delivered)
-	for _, list := range [][]*entryJSON{r.Failed, r.Deferred} {
-		for _, e := range list {
-			for _, rc := range e.Recipients {
-				if rc.Status == string(outbox.Delivered) {
-					delivered++
-				}
-			}
-		}
-	}
 	switch {
-	case len(r.Failed) > 0 && delivered > 0:
+	case len(r.Failed) > 0 && r.AnyDelivered():
 		return partialError{fmt.Errorf("%d of %d message(s) failed for good, the others were delivered", len(r.Failed), r.Due)}
 	case len(r.Failed) > 0:
 		return unavailableError{fmt.Errorf("%d message(s) failed for good", len(r.Failed))}
@@ -243,43 +214,6 @@ func printRun(out io.Writer, r *runJSON) {
 		fmt.Fprintf(out, "Nothing to send (%d message(s) waiting)\n", r.Left)
 		return
 	}
-	recipients := func(list []*entryJSON, status outbox.Status) int {
-		n := 0
-		for _, e := range list {
-			for _, rc := range e.Recipients {
-				if rc.Status == string(status) {
-					n++
-				}
-			}
-		}
-		return n
-	}
 	fmt.Fprintf(out, "Server:       %s\n", r.Server)
-	fmt.Fprintf(out, "Delivered:    %d message(s), for %d recipient(s)\n", len(r.Delivered), recipients(r.Delivered, outbox.Delivered))
-	if len(r.Deferred) > 0 {
-		fmt.Fprintf(out, "Deferred:     %d message(s), for %d recipient(s), still queued:\n", len(r.Deferred), recipients(r.Deferred, outbox.Pending))
-		for _, e := range r.Deferred {
-			fmt.Fprintf(out, "  %s  %s (next: %s)\n", e.ID, e.LastError, nextAttempt(e))
-		}
-	}
-	if len(r.Failed) > 0 {
-		fmt.Fprintf(out, "Failed:       %d message(s), for %d recipient(s), removed from the outbox:\n", len(r.Failed), recipients(r.Failed, outbox.Failed))
-		for _, e := range r.Failed {
-			for _, rc := range e.Recipients {
-				if rc.Status != string(outbox.Failed) {
-					continue
-				}
-				why := rc.Reason
-				if rc.Reply != nil {
-					why = rc.Reply.line()
-				}
-				fmt.Fprintf(out, "  %s  %s: %s\n", e.ID, rc.Address, why)
-			}
-		}
-	}
-	if r.InDoubt > 0 {
-		fmt.Fprintf(out, "In doubt:     %d (the connection broke after the whole message and before the reply: "+
-			"it may have been delivered, and goes again)\n", r.InDoubt)
-	}
-	fmt.Fprintf(out, "Left:         %d message(s) in the outbox\n", r.Left)
+	queueview.WriteRun(out, &r.Run, "outbox", time.Now())
 }
