@@ -223,9 +223,9 @@ func commandPhase(verb string) Phase {
 // pipe; a transaction that had not failed before fails with it, as an
 // error that wraps ErrClosed.
 func (p *pipe) readOne() {
-	flush := p.pending[0].end > p.c.out.sent ||
-		(p.whole > p.c.out.sent && !p.c.wire.ReplyBuffered())
-	if p.batch && !flush && p.c.out.sent == p.c.sentAtRead && !p.c.wire.ReplyBuffered() {
+	waits := !p.c.wire.ReplyBuffered() // the reply has not arrived whole
+	flush := p.pending[0].end > p.c.out.sent || (waits && p.whole > p.c.out.sent)
+	if p.batch && waits && !flush && p.c.out.sent == p.c.sentAtRead {
 		// Replies still to come, and nothing sent since the last one for
 		// an ACK to ride on. Postfix answers a batch in pieces (it sends
 		// what it has before it waits on its queue for a message) with
